@@ -1,0 +1,35 @@
+/* py_common.h - shared pieces of the CPython/NumPy binding layer (py_*.c).
+ *
+ * Only py_*.c files include Python.h; the ga_*.c core stays plain C11.
+ * Each py_<topic>.c defines ga_py_add_<topic>(module), called from
+ * py_module.c, which adds that topic's functions to gemma_accel._core.
+ */
+#ifndef GA_PY_COMMON_H
+#define GA_PY_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL ga_ARRAY_API
+#ifndef GA_IMPORT_ARRAY
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "ga_common.h"
+
+/* gemma_accel.Error and gemma_accel.ModelFormatError(Error, ValueError). */
+extern PyObject *ga_py_Error;
+extern PyObject *ga_py_ModelFormatError;
+
+/* Sets the Python exception matching status, with err's message; returns NULL.
+ * context (may be NULL) is prefixed, e.g. the file name: "model.gguf: ...". */
+PyObject *ga_py_raise(ga_status status, const ga_error *err, const char *context);
+
+int ga_py_add_info(PyObject *m);
+int ga_py_add_gguf(PyObject *m);
+int ga_py_add_safetensors(PyObject *m);
+int ga_py_add_quants(PyObject *m);
+int ga_py_add_kernels(PyObject *m);
+
+#endif

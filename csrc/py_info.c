@@ -1,0 +1,50 @@
+/* py_info.c - build and CPU facts for gemma_accel.info(), kernel-set switch. */
+#include "py_common.h"
+#include "ga_cpu.h"
+
+static PyObject *py_cpu_info(PyObject *self, PyObject *noargs) {
+    (void)self; (void)noargs;
+    const ga_cpu_features *f = ga_cpu_get();
+#ifdef GA_HAVE_OPENBLAS
+    PyObject *blas = Py_True;
+#else
+    PyObject *blas = Py_False;
+#endif
+    return Py_BuildValue("{s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:s,s:O}",
+        "cpu_features",
+        "sse3", f->sse3 ? Py_True : Py_False, "ssse3", f->ssse3 ? Py_True : Py_False,
+        "avx", f->avx ? Py_True : Py_False, "avx2", f->avx2 ? Py_True : Py_False,
+        "fma", f->fma ? Py_True : Py_False, "f16c", f->f16c ? Py_True : Py_False,
+        "avx512f", f->avx512f ? Py_True : Py_False,
+        "kernel_set", ga_kernel_set_name(ga_kernel_set_get()),
+        "openblas", blas);
+}
+
+static PyObject *py_set_kernel_set(PyObject *self, PyObject *arg) {
+    (void)self;
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (!name) return NULL;
+    ga_kernel_set set;
+    if (strcmp(name, "portable") == 0) set = GA_KSET_PORTABLE;
+    else if (strcmp(name, "avx2") == 0) set = GA_KSET_AVX2;
+    else {
+        PyErr_Format(PyExc_ValueError, "unknown kernel set %R: use 'portable' or 'avx2'", arg);
+        return NULL;
+    }
+    ga_kernel_set previous = ga_kernel_set_get();
+    if (ga_kernel_set_force(set) < 0) {
+        PyErr_SetString(ga_py_Error, "this CPU lacks AVX2/FMA/F16C: the avx2 kernel set cannot run");
+        return NULL;
+    }
+    return PyUnicode_FromString(ga_kernel_set_name(previous));
+}
+
+static PyMethodDef info_methods[] = {
+    {"cpu_info", py_cpu_info, METH_NOARGS,
+     "cpu_info()\n--\n\nCPU features found, kernel set chosen and whether OpenBLAS is linked."},
+    {"set_kernel_set", py_set_kernel_set, METH_O,
+     "set_kernel_set(name)\n--\n\nSelect 'portable' or 'avx2' kernels; returns the previous name."},
+    {NULL, NULL, 0, NULL},
+};
+
+int ga_py_add_info(PyObject *m) { return PyModule_AddFunctions(m, info_methods); }

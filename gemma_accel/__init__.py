@@ -1,0 +1,24 @@
+"""gemma_accel: fast Gemma inference and streaming quantization with a C core.
+
+    >>> import gemma_accel
+    >>> f = gemma_accel.GGUFFile(gemma_accel.default_model_path())
+    >>> f.metadata["general.architecture"]
+    'gemma3'
+"""
+import logging
+
+from ._core import Error, ModelFormatError
+from ._version import __version__
+from .info import info
+from .model_paths import default_model_path, smollm2_model_path
+from .gguf_file import GGUFFile
+from .gguf_writer import GGUFWriter
+from .safetensors_file import SafetensorsFile, HFCheckpoint
+from . import kernels
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "Error", "ModelFormatError", "__version__", "info", "default_model_path",
+    "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
+]

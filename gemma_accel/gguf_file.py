@@ -1,0 +1,5 @@
+"""Placeholder: gguf_file lands with its helper."""
+
+
+class GGUFFile:
+    pass

@@ -1,0 +1,25 @@
+"""gemma_accel.info(): what this build found on this machine."""
+import os
+
+from . import _core
+from ._version import __version__
+
+
+def default_threads() -> int:
+    """Threads the engine uses by default: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def info() -> dict:
+    """Return version, CPU features found, kernel set chosen, OpenBLAS yes/no and threads."""
+    core = _core.cpu_info()
+    return {
+        "version": __version__,
+        "cpu_features": [name for name, present in core["cpu_features"].items() if present],
+        "kernel_set": core["kernel_set"],
+        "openblas": core["openblas"],
+        "threads": default_threads(),
+    }

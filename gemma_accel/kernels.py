@@ -1,0 +1,1 @@
+"""Placeholder: kernels lands with its helper."""

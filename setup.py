@@ -1,0 +1,53 @@
+"""Builds the C extension gemma_accel._core from csrc/.
+
+Environment knobs:
+  GA_SANITIZE=1   build with AddressSanitizer + UndefinedBehaviorSanitizer (make test-asan)
+  GA_NO_OPENBLAS=1  do not link OpenBLAS even when it is installed
+"""
+import glob
+import os
+import shutil
+import subprocess
+
+import numpy
+from setuptools import Extension, setup
+
+
+def openblas_flags():
+    """Return (include_dirs, libraries, macros) for OpenBLAS when it is installed."""
+    if os.environ.get("GA_NO_OPENBLAS"):
+        return [], [], []
+    if shutil.which("pkg-config"):
+        res = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"],
+                             capture_output=True, text=True)
+        if res.returncode == 0:
+            incs = [f[2:] for f in res.stdout.split() if f.startswith("-I")]
+            libs = [f[2:] for f in res.stdout.split() if f.startswith("-l")]
+            return incs, libs, [("GA_HAVE_OPENBLAS", "1")]
+    for inc in ("/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"):
+        if os.path.exists(os.path.join(inc, "cblas.h")):
+            return [inc], ["openblas"], [("GA_HAVE_OPENBLAS", "1")]
+    return [], [], []
+
+
+blas_inc, blas_libs, blas_macros = openblas_flags()
+cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-strict-aliasing",
+          "-D_GNU_SOURCE", "-pthread"]
+ldflags = ["-pthread", "-lm"]
+if os.environ.get("GA_SANITIZE"):
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    cflags = [f for f in cflags if f != "-O3"] + ["-O1", "-g"] + san
+    ldflags += san
+
+core = Extension(
+    "gemma_accel._core",
+    sources=sorted(glob.glob("csrc/*.c")),
+    depends=sorted(glob.glob("csrc/*.h")),
+    include_dirs=[numpy.get_include(), "csrc"] + blas_inc,
+    libraries=blas_libs,
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + blas_macros,
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
+setup(ext_modules=[core])
