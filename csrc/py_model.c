@@ -1,0 +1,494 @@
+/* py_model.c - _core.Model (the forward pass over caller-owned weight buffers)
+ * and _core.Sampler.
+ *
+ * Model(hparams: dict, weights: dict, n_ctx, n_batch, n_threads)
+ *   hparams: the ga_hparams fields by name, layer_swa a sequence of bools.
+ *   weights: "token_embd", "output", "blk.N.attn_q", ... -> (buffer, type_id, rows, cols);
+ *            norms ("output_norm", "blk.N.attn_norm", ...) -> float32 buffers.
+ * The model holds a buffer view on every weight, so the mapped file outlives it.
+ */
+#include "py_common.h"
+#include "ga_model.h"
+#include "ga_sampler.h"
+#include "ga_types.h"
+
+/* ------------------------------------------------------------------ Sampler */
+
+typedef struct {
+    PyObject_HEAD
+    ga_sampler s;
+    int ready;
+} SamplerObject;
+
+static int Sampler_init(SamplerObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"n_vocab", "temperature", "top_k", "top_p", "min_p", "repeat_penalty",
+                             "repeat_last_n", "seed", NULL};
+    ga_sampler_params p = {0};
+    int n_vocab;
+    unsigned long long seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ififffiK", kwlist, &n_vocab, &p.temperature, &p.top_k,
+                                     &p.top_p, &p.min_p, &p.repeat_penalty, &p.repeat_last_n, &seed))
+        return -1;
+    if (self->ready) ga_sampler_free(&self->s);
+    ga_error err;
+    ga_status st = ga_sampler_init(&self->s, &p, seed, n_vocab, &err);
+    if (st) { ga_py_raise(st, &err, NULL); return -1; }
+    self->ready = 1;
+    return 0;
+}
+
+static void Sampler_dealloc(SamplerObject *self) {
+    if (self->ready) ga_sampler_free(&self->s);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Sampler_accept(SamplerObject *self, PyObject *arg) {
+    PyArrayObject *ids = (PyArrayObject *)PyArray_FROMANY(arg, NPY_INT64, 0, 1, NPY_ARRAY_CARRAY_RO);
+    if (!ids) return NULL;
+    const int64_t *p = PyArray_DATA(ids);
+    for (npy_intp i = 0; i < PyArray_SIZE(ids); i++)
+        if (p[i] >= 0 && p[i] <= INT32_MAX) ga_sampler_accept(&self->s, (int32_t)p[i]);
+    Py_DECREF(ids);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Sampler_methods[] = {
+    {"accept", (PyCFunction)Sampler_accept, METH_O,
+     "accept(ids)\n--\n\nRecord tokens in the repetition-penalty history."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SamplerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gemma_accel._core.Sampler",
+    .tp_basicsize = sizeof(SamplerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Sampler(n_vocab, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Sampler_init,
+    .tp_dealloc = (destructor)Sampler_dealloc,
+    .tp_methods = Sampler_methods,
+};
+
+/* -------------------------------------------------------------------- Model */
+
+typedef struct {
+    PyObject_HEAD
+    ga_model *model;
+    Py_buffer *views;
+    int n_views, cap_views;
+    float *last_logits; /* logits of the last evaluated position */
+    float *scratch;     /* a copy the sampler may modify */
+    int has_logits;
+    int n_vocab;
+} ModelObject;
+
+static void release_views(ModelObject *self) {
+    for (int i = 0; i < self->n_views; i++) PyBuffer_Release(&self->views[i]);
+    PyMem_Free(self->views);
+    self->views = NULL;
+    self->n_views = self->cap_views = 0;
+}
+
+static void model_close(ModelObject *self) {
+    ga_model_free(self->model);
+    self->model = NULL;
+    release_views(self);
+    PyMem_Free(self->last_logits);
+    PyMem_Free(self->scratch);
+    self->last_logits = self->scratch = NULL;
+    self->has_logits = 0;
+}
+
+static Py_buffer *new_view(ModelObject *self) {
+    if (self->n_views == self->cap_views) {
+        int cap = self->cap_views ? self->cap_views * 2 : 64;
+        Py_buffer *v = PyMem_Realloc(self->views, (size_t)cap * sizeof(Py_buffer));
+        if (!v) { PyErr_NoMemory(); return NULL; }
+        self->views = v;
+        self->cap_views = cap;
+    }
+    return &self->views[self->n_views];
+}
+
+static PyObject *get_item(PyObject *dict, const char *name, int required) {
+    PyObject *item = PyDict_GetItemString(dict, name);
+    if (!item && required) PyErr_Format(PyExc_KeyError, "weights: missing tensor %s", name);
+    return item;
+}
+
+static int get_matrix(ModelObject *self, PyObject *weights, const char *name, ga_weight *out) {
+    PyObject *item = get_item(weights, name, 1), *buf;
+    if (!item) return -1;
+    int type;
+    long long rows, cols;
+    if (!PyArg_ParseTuple(item, "OiLL", &buf, &type, &rows, &cols)) return -1;
+    ga_error err;
+    uint64_t row_bytes;
+    if (rows < 1 || cols < 1) { PyErr_Format(PyExc_ValueError, "%s: empty matrix", name); return -1; }
+    ga_status st = ga_type_nbytes(type, (uint64_t)cols, &row_bytes, &err);
+    if (st) { ga_py_raise(st, &err, name); return -1; }
+    Py_buffer *view = new_view(self);
+    if (!view || PyObject_GetBuffer(buf, view, PyBUF_SIMPLE) < 0) return -1;
+    self->n_views++;
+    if ((uint64_t)view->len / row_bytes < (uint64_t)rows || (uint64_t)view->len != row_bytes * (uint64_t)rows) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer holds %zd bytes, %lld rows of %llu bytes expected", name,
+                     view->len, rows, (unsigned long long)row_bytes);
+        return -1;
+    }
+    *out = (ga_weight){.data = view->buf, .type = type, .rows = rows, .cols = cols, .row_bytes = row_bytes};
+    return 0;
+}
+
+static int get_vector(ModelObject *self, PyObject *weights, const char *name, int64_t n, int required,
+                      const float **out) {
+    PyObject *item = get_item(weights, name, required);
+    *out = NULL;
+    if (!item) return required ? -1 : 0;
+    Py_buffer *view = new_view(self);
+    if (!view || PyObject_GetBuffer(item, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    self->n_views++;
+    if (!view->format || strcmp(view->format, "f") != 0 || view->len != n * (Py_ssize_t)sizeof(float) ||
+        ((uintptr_t)view->buf % sizeof(float)) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %lld aligned float32 values", name, (long long)n);
+        return -1;
+    }
+    *out = view->buf;
+    return 0;
+}
+
+#define HP_INT(field) { #field, 'i', offsetof(ga_hparams, field) }
+#define HP_FLOAT(field) { #field, 'f', offsetof(ga_hparams, field) }
+static const struct { const char *name; char kind; size_t offset; } HP_FIELDS[] = {
+    HP_INT(arch), HP_INT(n_layer), HP_INT(n_embd), HP_INT(n_head), HP_INT(n_head_kv),
+    HP_INT(head_dim), HP_INT(n_ff), HP_INT(n_vocab), HP_FLOAT(norm_eps), HP_FLOAT(rope_base),
+    HP_FLOAT(rope_freq_scale), HP_FLOAT(rope_base_swa), HP_FLOAT(rope_freq_scale_swa),
+    HP_INT(rope_neox), HP_INT(sliding_window), HP_FLOAT(attn_scale), HP_FLOAT(attn_softcap),
+    HP_FLOAT(final_softcap), HP_INT(embed_scale), HP_INT(act_gelu), HP_INT(post_norms), HP_INT(qk_norm),
+};
+
+static int parse_hparams(PyObject *dict, ga_hparams *hp) {
+    memset(hp, 0, sizeof *hp);
+    for (size_t i = 0; i < sizeof HP_FIELDS / sizeof HP_FIELDS[0]; i++) {
+        PyObject *v = PyDict_GetItemString(dict, HP_FIELDS[i].name);
+        if (!v) { PyErr_Format(PyExc_KeyError, "hparams: missing %s", HP_FIELDS[i].name); return -1; }
+        char *dst = (char *)hp + HP_FIELDS[i].offset;
+        if (HP_FIELDS[i].kind == 'i') {
+            long x = PyLong_AsLong(v);
+            if (x == -1 && PyErr_Occurred()) return -1;
+            if (x < INT32_MIN || x > INT32_MAX) {
+                PyErr_Format(PyExc_ValueError, "hparams: %s out of range", HP_FIELDS[i].name);
+                return -1;
+            }
+            *(int *)dst = (int)x;
+        } else {
+            double x = PyFloat_AsDouble(v);
+            if (x == -1.0 && PyErr_Occurred()) return -1;
+            *(float *)dst = (float)x;
+        }
+    }
+    if (hp->n_layer < 1 || hp->n_layer > GA_MAX_LAYERS) {
+        PyErr_Format(PyExc_ValueError, "hparams: n_layer %d outside 1..%d", hp->n_layer, GA_MAX_LAYERS);
+        return -1;
+    }
+    PyObject *swa = PyDict_GetItemString(dict, "layer_swa");
+    if (!swa) { PyErr_SetString(PyExc_KeyError, "hparams: missing layer_swa"); return -1; }
+    PyObject *seq = PySequence_Fast(swa, "layer_swa must be a sequence");
+    if (!seq) return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != hp->n_layer) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "hparams: layer_swa needs one entry per layer");
+        return -1;
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        int t = PyObject_IsTrue(PySequence_Fast_GET_ITEM(seq, l));
+        if (t < 0) { Py_DECREF(seq); return -1; }
+        hp->layer_swa[l] = (uint8_t)t;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+static int parse_weights(ModelObject *self, PyObject *weights, const ga_hparams *hp, ga_weights *w) {
+    char name[64];
+    const int64_t d = hp->head_dim, D = hp->n_embd;
+    memset(w, 0, sizeof *w);
+    if (get_matrix(self, weights, "token_embd", &w->tok_embd) < 0) return -1;
+    if (get_item(weights, "output", 0)) {
+        if (get_matrix(self, weights, "output", &w->output) < 0) return -1;
+    } else {
+        w->output = w->tok_embd; /* tied */
+    }
+    if (get_vector(self, weights, "output_norm", D, 1, &w->output_norm) < 0) return -1;
+    static const char *mats[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    for (int l = 0; l < hp->n_layer; l++) {
+        ga_layer_weights *L = &w->layers[l];
+        ga_weight *dst[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s", l, mats[i]);
+            if (get_matrix(self, weights, name, dst[i]) < 0) return -1;
+        }
+        struct { const char *suffix; int64_t n; int required; const float **out; } vecs[] = {
+            {"attn_norm", D, 1, &L->attn_norm},
+            {"ffn_norm", D, 1, &L->ffn_norm},
+            {"post_attention_norm", D, hp->post_norms, &L->post_attn_norm},
+            {"post_ffw_norm", D, hp->post_norms, &L->post_ffw_norm},
+            {"attn_q_norm", d, hp->qk_norm, &L->q_norm},
+            {"attn_k_norm", d, hp->qk_norm, &L->k_norm},
+        };
+        for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s", l, vecs[i].suffix);
+            if (get_vector(self, weights, name, vecs[i].n, vecs[i].required, vecs[i].out) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", NULL};
+    PyObject *hp_dict, *weights;
+    int n_ctx, n_batch, n_threads;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
+                                     &weights, &n_ctx, &n_batch, &n_threads))
+        return -1;
+    model_close(self);
+    ga_hparams hp;
+    ga_weights *w = PyMem_Calloc(1, sizeof *w);
+    if (!w) { PyErr_NoMemory(); return -1; }
+    if (parse_hparams(hp_dict, &hp) < 0 || parse_weights(self, weights, &hp, w) < 0) {
+        PyMem_Free(w);
+        release_views(self);
+        return -1;
+    }
+    ga_error err;
+    ga_status st;
+    ga_model *model = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_model_new(&hp, w, n_ctx, n_batch, n_threads, &model, &err);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(w);
+    if (st) { release_views(self); ga_py_raise(st, &err, NULL); return -1; }
+    self->model = model;
+    self->n_vocab = hp.n_vocab;
+    self->last_logits = PyMem_Calloc((size_t)hp.n_vocab, sizeof(float));
+    self->scratch = PyMem_Calloc((size_t)hp.n_vocab, sizeof(float));
+    if (!self->last_logits || !self->scratch) { model_close(self); PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static void Model_dealloc(ModelObject *self) {
+    model_close(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int check_open(ModelObject *self) {
+    if (!self->model) { PyErr_SetString(PyExc_RuntimeError, "the model is closed"); return -1; }
+    return 0;
+}
+
+/* A fresh int32 array of token ids (ids outside int32 are refused, not wrapped). */
+static PyArrayObject *as_token_array(PyObject *obj) {
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(obj, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!wide) return NULL;
+    npy_intp n = PyArray_SIZE(wide);
+    if (n < 1) {
+        Py_DECREF(wide);
+        PyErr_SetString(PyExc_ValueError, "need at least one token");
+        return NULL;
+    }
+    PyArrayObject *ids = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_INT32);
+    if (!ids) { Py_DECREF(wide); return NULL; }
+    const int64_t *src = PyArray_DATA(wide);
+    int32_t *dst = PyArray_DATA(ids);
+    for (npy_intp i = 0; i < n; i++) {
+        if (src[i] < 0 || src[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "token id %lld is outside the vocabulary", (long long)src[i]);
+            Py_DECREF(wide); Py_DECREF(ids);
+            return NULL;
+        }
+        dst[i] = (int32_t)src[i];
+    }
+    Py_DECREF(wide);
+    return ids;
+}
+
+/* eval(tokens, logits="last"|"all"|"none") -> ndarray | None */
+static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tokens", "logits", NULL};
+    PyObject *tokens_obj;
+    const char *mode = "last";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s", kwlist, &tokens_obj, &mode)) return NULL;
+    if (check_open(self) < 0) return NULL;
+    int all = strcmp(mode, "all") == 0, none = strcmp(mode, "none") == 0;
+    if (!all && !none && strcmp(mode, "last") != 0)
+        return PyErr_Format(PyExc_ValueError, "logits must be 'last', 'all' or 'none', not '%s'", mode);
+    PyArrayObject *tokens = as_token_array(tokens_obj);
+    if (!tokens) return NULL;
+    npy_intp n = PyArray_SIZE(tokens);
+    PyArrayObject *out = NULL;
+    float *dst = NULL;
+    if (all) {
+        npy_intp dims[2] = {n, self->n_vocab};
+        out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+        if (!out) { Py_DECREF(tokens); return NULL; }
+        dst = PyArray_DATA(out);
+    } else if (!none) {
+        dst = self->last_logits;
+    }
+    ga_error err;
+    ga_status st;
+    const int32_t *ids = PyArray_DATA(tokens);
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_model_eval(self->model, ids, (int)n, dst, all, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(tokens);
+    if (st) { Py_XDECREF(out); return ga_py_raise(st, &err, NULL); }
+    if (all) {
+        memcpy(self->last_logits, dst + (n - 1) * self->n_vocab, (size_t)self->n_vocab * sizeof(float));
+        self->has_logits = 1;
+        return (PyObject *)out;
+    }
+    if (none) { self->has_logits = 0; Py_RETURN_NONE; }
+    self->has_logits = 1;
+    npy_intp dims[1] = {self->n_vocab};
+    out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_FLOAT32);
+    if (!out) return NULL;
+    memcpy(PyArray_DATA(out), self->last_logits, (size_t)self->n_vocab * sizeof(float));
+    return (PyObject *)out;
+}
+
+static int32_t sample_last(ModelObject *self, SamplerObject *sampler) {
+    memcpy(self->scratch, self->last_logits, (size_t)self->n_vocab * sizeof(float));
+    return ga_sampler_sample(&sampler->s, self->scratch);
+}
+
+static int check_sampler(ModelObject *self, PyObject *obj) {
+    if (!PyObject_TypeCheck(obj, &SamplerType) || !((SamplerObject *)obj)->ready) {
+        PyErr_SetString(PyExc_TypeError, "expected an initialized _core.Sampler");
+        return -1;
+    }
+    if (((SamplerObject *)obj)->s.n_vocab != self->n_vocab) {
+        PyErr_SetString(PyExc_ValueError, "the sampler was made for another vocabulary size");
+        return -1;
+    }
+    return 0;
+}
+
+/* sample(sampler) -> int: the next token from the last evaluated position */
+static PyObject *Model_sample(ModelObject *self, PyObject *sampler) {
+    if (check_open(self) < 0 || check_sampler(self, sampler) < 0) return NULL;
+    if (!self->has_logits) return PyErr_Format(PyExc_RuntimeError, "no logits: evaluate tokens first");
+    int32_t tok;
+    Py_BEGIN_ALLOW_THREADS
+    tok = sample_last(self, (SamplerObject *)sampler);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(tok);
+}
+
+/* step(token, sampler) -> int: feed one token, sample the next (one call per generated token) */
+static PyObject *Model_step(ModelObject *self, PyObject *args) {
+    int token;
+    PyObject *sampler;
+    if (!PyArg_ParseTuple(args, "iO", &token, &sampler)) return NULL;
+    if (check_open(self) < 0 || check_sampler(self, sampler) < 0) return NULL;
+    ga_error err;
+    ga_status st;
+    int32_t next = -1, tok = token;
+    SamplerObject *s = (SamplerObject *)sampler;
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_model_eval(self->model, &tok, 1, self->last_logits, 0, &err);
+    if (st == GA_OK) {
+        ga_sampler_accept(&s->s, tok);
+        next = sample_last(self, s);
+    }
+    Py_END_ALLOW_THREADS
+    if (st) { self->has_logits = 0; return ga_py_raise(st, &err, NULL); }
+    self->has_logits = 1;
+    return PyLong_FromLong(next);
+}
+
+static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > ga_model_n_past(self->model))
+        return PyErr_Format(PyExc_ValueError, "cannot truncate to %ld: %d positions cached", n,
+                            ga_model_n_past(self->model));
+    ga_model_truncate(self->model, (int)n);
+    self->has_logits = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    model_close(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_get_n_past(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromLong(ga_model_n_past(self->model));
+}
+static PyObject *Model_get_n_ctx(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromLong(ga_model_n_ctx(self->model));
+}
+static PyObject *Model_get_n_batch(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromLong(ga_model_n_batch(self->model));
+}
+static PyObject *Model_get_reserved(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromUnsignedLongLong(ga_model_reserved_bytes(self->model));
+}
+static PyObject *Model_get_closed(ModelObject *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(self->model == NULL);
+}
+
+static PyMethodDef Model_methods[] = {
+    {"eval", (PyCFunction)(void (*)(void))Model_eval, METH_VARARGS | METH_KEYWORDS,
+     "eval(tokens, logits='last')\n--\n\nRun tokens after the cached ones; return the last row of logits, "
+     "all rows (logits='all') or None."},
+    {"sample", (PyCFunction)Model_sample, METH_O,
+     "sample(sampler)\n--\n\nSample the next token from the last evaluated position."},
+    {"step", (PyCFunction)Model_step, METH_VARARGS,
+     "step(token, sampler)\n--\n\nEvaluate one token and sample the next."},
+    {"truncate", (PyCFunction)Model_truncate, METH_O,
+     "truncate(n)\n--\n\nForget cached positions from n on."},
+    {"close", (PyCFunction)Model_close, METH_NOARGS, "close()\n--\n\nFree the KV cache and release the weights."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Model_getset[] = {
+    {"n_past", (getter)Model_get_n_past, NULL, "positions in the KV cache", NULL},
+    {"n_ctx", (getter)Model_get_n_ctx, NULL, "KV-cache capacity", NULL},
+    {"n_batch", (getter)Model_get_n_batch, NULL, "most tokens per forward chunk", NULL},
+    {"reserved_bytes", (getter)Model_get_reserved, NULL, "bytes reserved for KV cache and scratch", NULL},
+    {"closed", (getter)Model_get_closed, NULL, "True after close()", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "gemma_accel._core.Model",
+    .tp_basicsize = sizeof(ModelObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads): the C forward pass.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Model_init,
+    .tp_dealloc = (destructor)Model_dealloc,
+    .tp_methods = Model_methods,
+    .tp_getset = Model_getset,
+};
+
+int ga_py_add_model(PyObject *m) {
+    if (PyType_Ready(&SamplerType) < 0 || PyType_Ready(&ModelType) < 0) return -1;
+    if (PyModule_AddObjectRef(m, "Sampler", (PyObject *)&SamplerType) < 0) return -1;
+    if (PyModule_AddObjectRef(m, "Model", (PyObject *)&ModelType) < 0) return -1;
+    return 0;
+}

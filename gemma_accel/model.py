@@ -1,0 +1,378 @@
+"""The user-facing model: load(), generate(), chat(), tokenize(), logits().
+
+One Model owns one C forward pass (KV cache, scratch, threads) over weights
+mapped from the file.  Calls are serialized by a lock: several threads may
+share a model and each waits its turn.  During generation Python calls into C
+once per token (Model.step evaluates the token and samples the next).
+"""
+import dataclasses
+import logging
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import _core, hparams as hparams_mod, weights as weights_mod
+from ._core import Error
+from .text_stream import TextAssembler
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("cpu", "vulkan", "npu")
+DEFAULT_N_BATCH = 64
+REPEAT_LAST_N = 64
+
+
+@dataclasses.dataclass
+class Completion:
+    """Result of generate()/chat(): text, generated token ids, why it ended, timings.
+
+    finish_reason is "stop" (end-of-turn/EOS token or a stop string) or "length"
+    (max_tokens reached).  timings holds load_s, prompt_tokens, prompt_s,
+    generated_tokens, generate_s (and cached_tokens: prompt tokens reused from the
+    previous call's KV cache).
+    """
+    text: str
+    tokens: list
+    finish_reason: str
+    timings: dict
+
+
+class CompletionStream:
+    """Iterator of text pieces from generate(stream=True); .completion is set at the end."""
+
+    def __init__(self, gen):
+        self._gen = gen
+        self.completion = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        while True:
+            item = next(self._gen)
+            if isinstance(item, Completion):
+                self.completion = item
+                raise StopIteration
+            if item:
+                return item
+
+    def close(self):
+        """Stop generating early (releases the model)."""
+        self._gen.close()
+
+
+def _validate_sampling(max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed):
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
+        raise ValueError(f"max_tokens must be a non-negative int, got {max_tokens!r}")
+    if not (temperature >= 0):
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    if not isinstance(top_k, int) or top_k < 0:
+        raise ValueError(f"top_k must be a non-negative int (0 disables it), got {top_k!r}")
+    if not (0 < top_p <= 1):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    if not (0 <= min_p <= 1):
+        raise ValueError(f"min_p must be in [0, 1], got {min_p!r}")
+    if not (repeat_penalty > 0):
+        raise ValueError(f"repeat_penalty must be > 0, got {repeat_penalty!r}")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 << 30
+
+
+def _default_n_ctx(hp: dict) -> int:
+    """The trained context, capped so the KV cache fits in half the available memory."""
+    kv_per_token = 2 * hp["n_head_kv"] * hp["head_dim"] * 4 * hp["n_layer"]
+    cap = max(512, _available_memory() // 2 // kv_per_token)
+    return int(min(hp["n_ctx_train"], cap))
+
+
+class Model:
+    """A loaded model.  Use gemma_accel.load() to make one."""
+
+    def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH):
+        from .gguf_file import GGUFFile
+        from .safetensors_file import HFCheckpoint
+        from .info import default_threads
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend != "cpu":
+            raise Error(f"backend {backend!r} is not available in this build yet; use backend='cpu'")
+        t0 = time.perf_counter()
+        self.path = Path(path)
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._owner = None
+        self._cached = []  # token ids whose keys/values are in the C model's cache
+        if self.path.is_dir():
+            self._file = HFCheckpoint(self.path)
+            self.hparams = hparams_mod.from_hf_config(self._file.config)
+            table = weights_mod.from_hf(self._file, self.hparams["arch_name"])
+            self.tokenizer = _hf_tokenizer(self._file)
+            self.chat_template = _hf_chat_template(self._file)
+        else:
+            self._file = GGUFFile(self.path)
+            emb = self._file.tensors.get("token_embd.weight")
+            if emb is None:
+                raise hparams_mod.ModelFormatError(f"{self.path}: no token_embd.weight tensor")
+            self.hparams = hparams_mod.from_gguf(self._file.metadata, emb.shape[0])
+            table = weights_mod.from_gguf(self._file)
+            from .tokenizer import Tokenizer
+            self.tokenizer = Tokenizer.from_gguf_metadata(self._file.metadata)
+            self.chat_template = self._file.metadata.get("tokenizer.chat_template")
+        hp = self.hparams
+        if n_ctx is None:
+            n_ctx = _default_n_ctx(hp)
+        if not isinstance(n_ctx, int) or n_ctx < 1:
+            raise ValueError(f"n_ctx must be a positive int, got {n_ctx!r}")
+        if n_ctx > hp["n_ctx_train"]:
+            log.warning("n_ctx %d exceeds the trained context %d", n_ctx, hp["n_ctx_train"])
+        self.n_threads = int(n_threads or default_threads())
+        if self.n_threads < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads!r}")
+        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads)
+        self.n_ctx = n_ctx
+        self.n_vocab = hp["n_vocab"]
+        self.load_s = time.perf_counter() - t0
+        log.info("loaded %s (%s, %d layers) in %.2f s", self.path.name, hp["arch_name"], hp["n_layer"],
+                 self.load_s)
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self):
+        """Free the KV cache and scratch and unmap the file."""
+        with self._lock:
+            if self._core is not None:
+                self._core.close()
+                self._core = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self._core is None else f"n_ctx={self.n_ctx}"
+        return f"<gemma_accel.Model {self.path.name} {self.hparams['arch_name']} {state}>"
+
+    def reset(self):
+        """Forget the KV cache (the next call starts from an empty context)."""
+        with self._acquire():
+            self._core.truncate(0)
+            self._cached = []
+
+    # ------------------------------------------------------------ tokens
+    def tokenize(self, text, add_bos=True, special=False):
+        """Token ids of text (str or bytes)."""
+        if self.tokenizer is None:
+            raise Error("this model has no tokenizer")
+        return self.tokenizer.encode(text, add_bos=add_bos, special=special)
+
+    def detokenize(self, ids, special=False):
+        """Text of token ids."""
+        if self.tokenizer is None:
+            raise Error("this model has no tokenizer")
+        return self.tokenizer.decode(list(ids), special=special)
+
+    # ------------------------------------------------------------ evaluation
+    class _Held:
+        def __init__(self, model):
+            self.model = model
+
+        def __enter__(self):
+            m = self.model
+            if m._owner == threading.get_ident():
+                raise RuntimeError("this thread is still iterating a stream from this model; "
+                                   "finish or close it before starting another call")
+            m._lock.acquire()
+            if m._core is None:
+                m._lock.release()
+                raise RuntimeError("the model is closed")
+            m._owner = threading.get_ident()
+            return m
+
+        def __exit__(self, *exc):
+            self.model._owner = None
+            self.model._lock.release()
+
+    def _acquire(self):
+        return Model._Held(self)
+
+    def _check_ids(self, ids):
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < self.n_vocab]
+        if bad:
+            raise ValueError(f"token id {bad[0]} is outside the vocabulary (0..{self.n_vocab - 1})")
+        return ids
+
+    def _prefill(self, ids):
+        """Bring the KV cache to ids (reusing the cached prefix); leaves the last logits ready.
+        Returns how many tokens came from the cache."""
+        if len(ids) > self.n_ctx:
+            raise ValueError(f"prompt of {len(ids)} tokens exceeds the context of {self.n_ctx} tokens")
+        keep = 0
+        for a, b in zip(self._cached, ids):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(ids) - 1)  # always evaluate one token to get its logits
+        # sliding-window layers keep a ring of window + n_batch positions, so the
+        # cache can only be rolled back by up to n_batch positions
+        if self.hparams["sliding_window"] and len(self._cached) - keep > self._core.n_batch:
+            keep = 0
+        self._core.truncate(keep)
+        self._cached = ids[:keep]
+        n_batch = self._core.n_batch
+        for start in range(keep, len(ids), n_batch):
+            chunk = ids[start:start + n_batch]
+            last = start + n_batch >= len(ids)
+            self._core.eval(chunk, logits="last" if last else "none")
+            self._cached = ids[:start + len(chunk)]  # usable even if Ctrl-C lands between chunks
+        return keep
+
+    def logits(self, ids, *, last_n=None):
+        """float32 logits of shape (len(ids), n_vocab), evaluated from an empty cache.
+        last_n: return only the last last_n rows (saves memory on long prompts)."""
+        ids = self._check_ids(ids)
+        if not ids:
+            raise ValueError("logits() needs at least one token")
+        if len(ids) > self.n_ctx:
+            raise ValueError(f"{len(ids)} tokens exceed the context of {self.n_ctx} tokens")
+        rows = len(ids) if last_n is None else max(1, min(int(last_n), len(ids)))
+        with self._acquire():
+            self._core.truncate(0)
+            self._cached = []
+            out = np.empty((rows, self.n_vocab), dtype=np.float32)
+            first_wanted = len(ids) - rows
+            n_batch = self._core.n_batch
+            for start in range(0, len(ids), n_batch):
+                chunk = ids[start:start + n_batch]
+                end = start + len(chunk)
+                if end <= first_wanted:
+                    self._core.eval(chunk, logits="none")
+                else:
+                    block = self._core.eval(chunk, logits="all")
+                    lo = max(start, first_wanted)
+                    out[lo - first_wanted:end - first_wanted] = block[lo - start:]
+                self._cached = ids[:end]
+            return out
+
+    # ------------------------------------------------------------ generation
+    def generate(self, prompt, *, max_tokens=256, temperature=0.7, top_k=64, top_p=0.95, min_p=0.0,
+                 repeat_penalty=1.0, seed=None, stop=None, stream=False):
+        """Continue prompt (str, or a list of token ids).  Returns a Completion, or with
+        stream=True an iterator of text pieces whose .completion is set at the end."""
+        _validate_sampling(max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed)
+        if isinstance(prompt, str):
+            ids = self.tokenize(prompt, add_bos=True, special=False)
+        else:
+            ids = self._check_ids(prompt)
+        if not ids:
+            raise ValueError("the prompt is empty")
+        stop = [stop] if isinstance(stop, str) else list(stop or [])
+        gen = self._generate(ids, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop)
+        if stream:
+            return CompletionStream(gen)
+        for item in gen:
+            if isinstance(item, Completion):
+                return item
+        raise AssertionError("generation ended without a completion")
+
+    def _generate(self, ids, max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed, stop):
+        with self._acquire():
+            t0 = time.perf_counter()
+            cached = self._prefill(ids)
+            t_prompt = time.perf_counter() - t0
+            if seed is None:
+                seed = random.SystemRandom().getrandbits(63)
+            sampler = _core.Sampler(self.n_vocab, float(temperature), top_k, float(top_p), float(min_p),
+                                    float(repeat_penalty), REPEAT_LAST_N, seed)
+            sampler.accept(ids)
+            eog = set(self.tokenizer.eog_ids) if self.tokenizer is not None else set()
+            text = TextAssembler(stop)
+            tokens, finish = [], "length"
+            t1 = time.perf_counter()
+            if max_tokens > 0:
+                tok = self._core.sample(sampler)
+                while True:
+                    if tok in eog:
+                        finish = "stop"
+                        break
+                    tokens.append(tok)
+                    if self.tokenizer is not None:
+                        piece = text.feed(self.tokenizer.token_to_piece(tok))
+                        if piece:
+                            yield piece
+                        if text.stopped:
+                            finish = "stop"
+                            break
+                    if len(tokens) >= max_tokens:
+                        break
+                    if len(self._cached) + 1 >= self.n_ctx:
+                        raise ValueError(f"context overflow: n_ctx {self.n_ctx} reached after "
+                                         f"{len(tokens)} generated tokens")
+                    tok = self._core.step(tok, sampler)
+                    self._cached.append(tokens[-1])
+            tail = text.finish()
+            if tail:
+                yield tail
+            t_gen = time.perf_counter() - t1
+            timings = {"load_s": self.load_s, "prompt_tokens": len(ids), "cached_tokens": cached,
+                       "prompt_s": t_prompt, "generated_tokens": len(tokens), "generate_s": t_gen}
+            log.info("prompt %d tokens in %.3f s, generated %d tokens in %.3f s", len(ids), t_prompt,
+                     len(tokens), t_gen)
+            yield Completion(text.text, tokens, finish, timings)
+
+    def chat(self, messages, **kwargs):
+        """Generate the assistant's reply to messages ([{"role", "content"}, ...]) using the
+        model's chat template; stops at end-of-turn.  Same keywords as generate()."""
+        from .chat import render_chat
+
+        prompt = render_chat(self, messages)
+        ids = self.tokenize(prompt, add_bos=not prompt.startswith(self.tokenizer.bos_text), special=True)
+        return self.generate(ids, **kwargs)
+
+
+def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None) -> Model:
+    """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M)."""
+    if path is None:
+        from .model_paths import default_model_path
+        path = default_model_path()
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(f"no such model file or folder: {path}")
+    return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads)
+
+
+def _hf_tokenizer(ckpt):
+    from .hf_tokenizer import HFTokenizer
+    return HFTokenizer.from_checkpoint(ckpt)
+
+
+def _hf_chat_template(ckpt):
+    import json
+    for name in ("chat_template.jinja",):
+        p = Path(ckpt.folder) / name
+        if p.is_file():
+            return p.read_text()
+    p = Path(ckpt.folder) / "tokenizer_config.json"
+    if p.is_file():
+        return json.loads(p.read_text()).get("chat_template")
+    return None
