@@ -10,6 +10,7 @@
  *     overlap, no hole, no trailing bytes (reference: InvalidOffset when
  *     begin != previous end, MetadataIncompleteBuffer when the last end is
  *     not the end of the file).
+ * Sub-byte dtypes (F4, F6_*) are reported as unknown.
  * Stricter than the reference: duplicate keys are rejected (by ga_json).
  */
 #include "ga_safetensors.h"
@@ -32,7 +33,8 @@ static const dtype_info DTYPES[GA_ST_DTYPE_COUNT] = {
     [GA_ST_BF16] = {"BF16", 2},       [GA_ST_I32] = {"I32", 4},
     [GA_ST_U32] = {"U32", 4},         [GA_ST_F32] = {"F32", 4},
     [GA_ST_F64] = {"F64", 8},         [GA_ST_I64] = {"I64", 8},
-    [GA_ST_U64] = {"U64", 8},
+    [GA_ST_U64] = {"U64", 8},         [GA_ST_F8_E8M0] = {"F8_E8M0", 1},
+    [GA_ST_C64] = {"C64", 8},
 };
 
 int ga_st_dtype_from_name(const char *name, size_t len) {

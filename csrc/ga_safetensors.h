@@ -24,6 +24,7 @@ typedef enum {
     GA_ST_I16, GA_ST_U16, GA_ST_F16, GA_ST_BF16,
     GA_ST_I32, GA_ST_U32, GA_ST_F32,
     GA_ST_F64, GA_ST_I64, GA_ST_U64,
+    GA_ST_F8_E8M0, GA_ST_C64,   /* newer additions to the format */
     GA_ST_DTYPE_COUNT,
 } ga_st_dtype;
 
