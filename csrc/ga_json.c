@@ -433,11 +433,11 @@ size_t ga_json_utf8_invalid_at(const char *s, size_t len) {
 const char *ga_json_kind_name(int kind) {
     switch (kind) {
     case GA_JSON_NULL: return "null";
-    case GA_JSON_FALSE: case GA_JSON_TRUE: return "boolean";
-    case GA_JSON_NUMBER: return "number";
-    case GA_JSON_STRING: return "string";
-    case GA_JSON_ARRAY: return "array";
-    case GA_JSON_OBJECT: return "object";
+    case GA_JSON_FALSE: case GA_JSON_TRUE: return "a boolean";
+    case GA_JSON_NUMBER: return "a number";
+    case GA_JSON_STRING: return "a string";
+    case GA_JSON_ARRAY: return "an array";
+    case GA_JSON_OBJECT: return "an object";
     }
-    return "value";
+    return "a value";
 }

@@ -73,7 +73,7 @@ const ga_json_value *ga_json_get(const ga_json_doc *doc, const ga_json_value *ob
 /* Index of the first byte of s[0..len) that is not part of valid UTF-8, or len. */
 size_t ga_json_utf8_invalid_at(const char *s, size_t len);
 
-/* "object", "array", ... for messages. */
+/* "an object", "an array", "null", ... for messages. */
 const char *ga_json_kind_name(int kind);
 
 #endif

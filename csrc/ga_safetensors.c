@@ -68,7 +68,7 @@ static ga_status read_uint(const ga_json_value *v, const ga_st_tensor *t, const 
         return ga_fail(err, GA_ERR_FORMAT,
                        "tensor \"%.200s\": %s[%zu] must be a non-negative integer below 2**64, got %.40s",
                        t->name, what, index, v->str);
-    return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": %s[%zu] must be an integer, got a %s",
+    return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": %s[%zu] must be an integer, got %s",
                    t->name, what, index, ga_json_kind_name(v->kind));
 }
 
@@ -91,7 +91,7 @@ static ga_status parse_tensor(const ga_json_doc *doc, const ga_json_value *entry
     t->name = entry->key;
     t->name_len = entry->key_len;
     if (entry->kind != GA_JSON_OBJECT)
-        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": entry is a %s, not an object",
+        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": entry is %s, not an object",
                        t->name, ga_json_kind_name(entry->kind));
     const ga_json_value *dtype = ga_json_get(doc, entry, "dtype");
     const ga_json_value *shape = ga_json_get(doc, entry, "shape");
@@ -100,14 +100,14 @@ static ga_status parse_tensor(const ga_json_doc *doc, const ga_json_value *entry
         return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": missing \"%s\"", t->name,
                        !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
     if (dtype->kind != GA_JSON_STRING)
-        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": dtype is a %s, not a string",
+        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": dtype is %s, not a string",
                        t->name, ga_json_kind_name(dtype->kind));
     t->dtype = ga_st_dtype_from_name(dtype->str, dtype->len);
     if (t->dtype < 0)
         return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": unknown dtype \"%.40s\"", t->name,
                        dtype->str);
     if (shape->kind != GA_JSON_ARRAY)
-        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": shape is a %s, not an array",
+        return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": shape is %s, not an array",
                        t->name, ga_json_kind_name(shape->kind));
     if (offsets->kind != GA_JSON_ARRAY || offsets->count != 2)
         return ga_fail(err, GA_ERR_FORMAT, "tensor \"%.200s\": data_offsets must be [begin, end]",
@@ -153,11 +153,11 @@ static ga_status parse_tensor(const ga_json_doc *doc, const ga_json_value *entry
 
 static ga_status parse_metadata(const ga_json_doc *doc, const ga_json_value *meta, ga_error *err) {
     if (meta->kind != GA_JSON_OBJECT)
-        return ga_fail(err, GA_ERR_FORMAT, "__metadata__ is a %s, not an object",
+        return ga_fail(err, GA_ERR_FORMAT, "__metadata__ is %s, not an object",
                        ga_json_kind_name(meta->kind));
     for (const ga_json_value *m = ga_json_first(doc, meta); m; m = ga_json_next(doc, m))
         if (m->kind != GA_JSON_STRING)
-            return ga_fail(err, GA_ERR_FORMAT, "__metadata__[\"%.200s\"] is a %s, not a string",
+            return ga_fail(err, GA_ERR_FORMAT, "__metadata__[\"%.200s\"] is %s, not a string",
                            m->key, ga_json_kind_name(m->kind));
     return GA_OK;
 }
@@ -199,7 +199,7 @@ static ga_status check_tiling(ga_st_tensor *ts, size_t n, uint64_t data_size, ga
 static ga_status parse_header(ga_st_file *f, uint64_t data_size, ga_error *err) {
     const ga_json_value *root = ga_json_root(&f->doc);
     if (root->kind != GA_JSON_OBJECT)
-        return ga_fail(err, GA_ERR_FORMAT, "header is not a JSON object (it is a %s)",
+        return ga_fail(err, GA_ERR_FORMAT, "header is not a JSON object (it is %s)",
                        ga_json_kind_name(root->kind));
     f->tensors = calloc(root->count ? root->count : 1, sizeof *f->tensors);
     if (!f->tensors) return ga_fail(err, GA_ERR_NOMEM, "out of memory for %u tensors", (unsigned)root->count);
