@@ -14,8 +14,6 @@ from gemma_accel import ModelFormatError, SafetensorsFile
 sys.path.insert(0, os.path.dirname(__file__))
 from st_helpers import file_bytes, tensors_file, write  # noqa: E402
 
-from conftest import SANITIZED
-
 NAME = "bad.safetensors"
 
 
@@ -252,7 +250,6 @@ def test_fuzz_flips_and_truncations(tmp_path):
     assert outcomes["error"] > 1000 and outcomes["ok"] > 0, outcomes
 
 
-@pytest.mark.skipif(SANITIZED, reason="parser-only fuzz is slow under the sanitizers")
 def test_fuzz_parser_in_memory():
     """The C parser straight on bytes objects: many more cases, no files."""
     good = valid_small_file()
