@@ -1,46 +1,20 @@
-/* ga_model.c - model lifetime, KV cache and the per-chunk forward pass.
+/* ga_model.c - model lifetime, KV cache, and the layer sequence of one chunk.
  *
- * One eval call runs a chunk of T <= n_batch tokens through every layer.
- * Matrix products read each weight row once per chunk and dot it with all T
- * quantized activations (rows are processed in small blocks so the block
- * stays in L1 while the activations stream past).  Work is split over the
- * persistent thread pool; nothing is allocated after ga_model_new().
+ * One eval call runs a chunk of T <= n_batch tokens through every layer.  The
+ * layer sequence below calls its ops only through m->ops (the backend table),
+ * so another backend can plug in without touching this file.  Nothing is
+ * allocated after ga_model_new().
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ga_attention.h"
 #include "ga_matvec.h"
-#include "ga_model.h"
-#include "ga_ops.h"
+#include "ga_model_impl.h"
 #include "ga_quants.h"
 #include "ga_types.h"
 
-#define ROW_BLOCK 16 /* weight rows kept hot while all tokens of a chunk pass */
-
-enum { ACT_Q8_0, ACT_Q8_K, ACT_F32, ACT_FAMILIES };
-
-struct ga_model {
-    ga_hparams hp;
-    ga_weights w;
-    int n_ctx, n_batch, n_past;
-    ga_pool *pool;
-    atomic_int busy;
-    /* KV cache: layer l holds cache_len[l] slots of kv_dim floats; position p
-     * lives in slot p % cache_len[l] (a ring on sliding-window layers). */
-    float *k_cache[GA_MAX_LAYERS], *v_cache[GA_MAX_LAYERS];
-    int cache_len[GA_MAX_LAYERS];
-    /* chunk scratch, [n_batch][width] each */
-    float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
-    uint8_t *act[ACT_FAMILIES]; /* quantized activations per family */
-    size_t act_stride[ACT_FAMILIES];
-    ga_attn_scratch attn;
-    uint64_t reserved;
-};
-
-static int act_family(int wtype) {
+int ga_act_family(int wtype) {
     switch (ga_matvec_act_type(wtype)) {
     case GA_TYPE_Q8_0: return ACT_Q8_0;
     case GA_TYPE_Q8_K: return ACT_Q8_K;
@@ -57,7 +31,7 @@ static ga_status check_weight(const ga_weight *w, const char *what, int layer, i
     if (w->rows != rows || w->cols != cols)
         return ga_fail(err, GA_ERR_FORMAT, "layer %d: %s is %lldx%lld, expected %lldx%lld", layer,
                        what, (long long)w->rows, (long long)w->cols, (long long)rows, (long long)cols);
-    if (act_family(w->type) < 0)
+    if (ga_act_family(w->type) < 0)
         return ga_fail(err, GA_ERR_UNSUPPORTED, "layer %d: %s has type %d, which has no matmul kernel",
                        layer, what, w->type);
     return GA_OK;
@@ -119,6 +93,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     if (n_batch > n_ctx) n_batch = n_ctx;
     ga_model *m = calloc(1, sizeof *m);
     if (!m) return ga_fail(err, GA_ERR_NOMEM, "out of memory");
+    m->ops = &ga_backend_cpu;
     m->hp = *hp;
     m->w = *w;
     m->n_ctx = n_ctx;
@@ -157,7 +132,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         all[n_all++] = &L->down;
     }
     for (int i = 0; i < n_all; i++) {
-        int fam = act_family(all[i]->type);
+        int fam = ga_act_family(all[i]->type);
         size_t size = ga_matvec_act_size(all[i]->type, all[i]->cols);
         size = (size + 63) & ~(size_t)63;
         if (size > m->act_stride[fam]) m->act_stride[fam] = size;
@@ -199,192 +174,6 @@ void ga_model_truncate(ga_model *m, int n) {
     if (n >= 0 && n < m->n_past) m->n_past = n;
 }
 
-/* ------------------------------------------------------------ matmul tasks */
-
-typedef struct {
-    ga_model *m;
-    const ga_weight *w[3]; /* up to three weights sharing one input */
-    float *y[3];
-    int nw;
-    const float *x; /* [T][cols] */
-    int T;
-    int64_t y_stride[3];
-} matmul_task;
-
-static void quantize_task(void *p, int ith, int nth) {
-    matmul_task *t = p;
-    ga_model *m = t->m;
-    int done[ACT_FAMILIES] = {0};
-    for (int i = 0; i < t->nw; i++) {
-        int fam = act_family(t->w[i]->type);
-        if (done[fam]) continue;
-        done[fam] = 1;
-        int64_t b, e;
-        ga_split(t->T, ith, nth, &b, &e);
-        for (int64_t tok = b; tok < e; tok++)
-            ga_matvec_quantize_act(t->w[i]->type, t->x + tok * t->w[i]->cols,
-                                   m->act[fam] + tok * m->act_stride[fam], t->w[i]->cols, NULL);
-    }
-}
-
-static void rows_task(void *p, int ith, int nth) {
-    matmul_task *t = p;
-    ga_model *m = t->m;
-    /* split the concatenated rows of all weights evenly over the threads */
-    int64_t total = 0;
-    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
-    int64_t b, e;
-    ga_split(total, ith, nth, &b, &e);
-    int64_t base = 0;
-    for (int i = 0; i < t->nw; i++) {
-        const ga_weight *w = t->w[i];
-        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
-        base += w->rows;
-        if (r0 >= r1) continue;
-        int fam = act_family(w->type);
-        for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-            int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-            for (int tok = 0; tok < t->T; tok++)
-                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam],
-                               t->y[i] + tok * t->y_stride[i], rb, re, NULL);
-        }
-    }
-}
-
-/* y_i[T][rows_i] = x[T][cols] @ W_i^T for the nw weights, which share their input. */
-static void matmul(ga_model *m, const float *x, int T, int nw, const ga_weight *w0, float *y0,
-                   const ga_weight *w1, float *y1, const ga_weight *w2, float *y2) {
-    matmul_task t = {.m = m, .x = x, .T = T, .nw = nw,
-                     .w = {w0, w1, w2}, .y = {y0, y1, y2},
-                     .y_stride = {w0->rows, w1 ? w1->rows : 0, w2 ? w2->rows : 0}};
-    ga_pool_run(m->pool, quantize_task, &t);
-    ga_pool_run(m->pool, rows_task, &t);
-}
-
-/* ----------------------------------------------------------- element tasks */
-
-typedef struct {
-    ga_model *m;
-    int T, layer;
-    const float *norm_w;
-    float *inout;
-    const float *src;
-    float *dst;
-    int64_t width;
-} elem_task;
-
-static void norm_rows_task(void *p, int ith, int nth) {
-    elem_task *t = p;
-    int64_t b, e;
-    ga_split(t->T, ith, nth, &b, &e);
-    for (int64_t i = b; i < e; i++)
-        ga_rmsnorm(t->dst + i * t->width, t->src + i * t->width, t->norm_w, t->width, t->m->hp.norm_eps);
-}
-
-static void rms_norm_rows(ga_model *m, float *dst, const float *src, const float *w, int T, int64_t width) {
-    elem_task t = {.m = m, .T = T, .norm_w = w, .src = src, .dst = dst, .width = width};
-    ga_pool_run(m->pool, norm_rows_task, &t);
-}
-
-/* llama GGUF files permute q/k so that RoPE rotates adjacent pairs */
-static void rope_adjacent(float *x, int64_t n_heads, int64_t d, int64_t pos, float base, float scale) {
-    for (int64_t h = 0; h < n_heads; h++) {
-        float *v = x + h * d;
-        for (int64_t i = 0; i < d / 2; i++) {
-            float inv = 1.0f / powf(base, (float)(2 * i) / (float)d);
-            float ang = (float)pos * (inv * scale);
-            float c = cosf(ang), s = sinf(ang);
-            float a = v[2 * i], b2 = v[2 * i + 1];
-            v[2 * i] = a * c - b2 * s;
-            v[2 * i + 1] = a * s + b2 * c;
-        }
-    }
-}
-
-/* q/k per-head norm, RoPE, and the k/v store into the cache slots */
-static void qk_task(void *p, int ith, int nth) {
-    elem_task *t = p;
-    ga_model *m = t->m;
-    const ga_hparams *hp = &m->hp;
-    const ga_layer_weights *L = &m->w.layers[t->layer];
-    const int64_t d = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, KV = Hkv * d;
-    const int swa = hp->layer_swa[t->layer];
-    const float base = swa ? hp->rope_base_swa : hp->rope_base;
-    const float scale = swa ? hp->rope_freq_scale_swa : hp->rope_freq_scale;
-    int64_t b, e;
-    ga_split(t->T, ith, nth, &b, &e);
-    for (int64_t i = b; i < e; i++) {
-        const int64_t pos = m->n_past + i;
-        float *q = m->q + i * H * d, *k = m->k + i * KV;
-        if (hp->qk_norm) {
-            for (int64_t h = 0; h < H; h++) ga_rmsnorm(q + h * d, q + h * d, L->q_norm, d, hp->norm_eps);
-            for (int64_t h = 0; h < Hkv; h++) ga_rmsnorm(k + h * d, k + h * d, L->k_norm, d, hp->norm_eps);
-        }
-        if (hp->rope_neox) {
-            ga_rope_neox(q, H, d, d, pos, base, scale);
-            ga_rope_neox(k, Hkv, d, d, pos, base, scale);
-        } else {
-            rope_adjacent(q, H, d, pos, base, scale);
-            rope_adjacent(k, Hkv, d, pos, base, scale);
-        }
-        const int64_t slot = pos % m->cache_len[t->layer];
-        memcpy(m->k_cache[t->layer] + slot * KV, k, (size_t)KV * sizeof(float));
-        memcpy(m->v_cache[t->layer] + slot * KV, m->v + i * KV, (size_t)KV * sizeof(float));
-    }
-}
-
-static void attention_task(void *p, int ith, int nth) {
-    elem_task *t = p;
-    ga_model *m = t->m;
-    const ga_hparams *hp = &m->hp;
-    const int l = t->layer;
-    const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
-    const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
-    int64_t b, e;
-    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
-    for (int64_t job = b; job < e; job++) {
-        const int64_t i = job / H, h = job % H;
-        const int64_t pos = m->n_past + i;
-        int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-        ga_attn_args a = {
-            .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
-            .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
-            .stride = hp->n_head_kv * d, .head_dim = d,
-            .first = first, .last = pos, .ring = m->cache_len[l],
-            .scale = hp->attn_scale, .softcap = hp->attn_softcap,
-        };
-        ga_attention_one(&a, &m->attn, ith);
-    }
-}
-
-static void mlp_act_task(void *p, int ith, int nth) {
-    elem_task *t = p;
-    ga_model *m = t->m;
-    const int64_t F = m->hp.n_ff;
-    int64_t b, e;
-    ga_split(t->T, ith, nth, &b, &e);
-    for (int64_t i = b; i < e; i++) {
-        float *g = m->g + i * F, *u = m->u + i * F;
-        if (m->hp.act_gelu) {
-            ga_gelu_tanh_mul(g, g, u, F);
-        } else {
-            for (int64_t j = 0; j < F; j++) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
-        }
-    }
-}
-
-static void run_elem(ga_model *m, ga_task_fn fn, int T, int layer) {
-    elem_task t = {.m = m, .T = T, .layer = layer};
-    ga_pool_run(m->pool, fn, &t);
-}
-
-/* x += (optionally normed) o */
-static void residual_add(ga_model *m, float *o, const float *post_norm, int T) {
-    const int64_t D = m->hp.n_embd;
-    if (post_norm) rms_norm_rows(m, o, o, post_norm, T, D);
-    for (int64_t i = 0; i < (int64_t)T * D; i++) m->x[i] += o[i];
-}
-
 /* ------------------------------------------------------------------- eval */
 
 static ga_status embed(ga_model *m, const int32_t *tokens, int T, ga_error *err) {
@@ -405,22 +194,24 @@ static ga_status embed(ga_model *m, const int32_t *tokens, int T, ga_error *err)
 }
 
 static void layer_forward(ga_model *m, int l, int T) {
+    const ga_backend_ops *ops = m->ops;
     const ga_hparams *hp = &m->hp;
     const ga_layer_weights *L = &m->w.layers[l];
     const int64_t D = hp->n_embd;
 
-    rms_norm_rows(m, m->xn, m->x, L->attn_norm, T, D);
-    matmul(m, m->xn, T, 3, &L->wq, m->q, &L->wk, m->k, &L->wv, m->v);
-    run_elem(m, qk_task, T, l);
-    run_elem(m, attention_task, T, l);
-    matmul(m, m->att, T, 1, &L->wo, m->o, NULL, NULL, NULL, NULL);
-    residual_add(m, m->o, hp->post_norms ? L->post_attn_norm : NULL, T);
+    ops->rms_norm_rows(m, m->xn, m->x, L->attn_norm, T, D);
+    ops->matmul(m, m->xn, T, 3, (const ga_weight *const[]){&L->wq, &L->wk, &L->wv},
+                (float *const[]){m->q, m->k, m->v});
+    ops->qk_rope_store(m, l, T);
+    ops->attention(m, l, T);
+    ops->matmul(m, m->att, T, 1, (const ga_weight *const[]){&L->wo}, (float *const[]){m->o});
+    ops->residual_add(m, m->o, hp->post_norms ? L->post_attn_norm : NULL, T);
 
-    rms_norm_rows(m, m->xn, m->x, L->ffn_norm, T, D);
-    matmul(m, m->xn, T, 2, &L->gate, m->g, &L->up, m->u, NULL, NULL);
-    run_elem(m, mlp_act_task, T, l);
-    matmul(m, m->g, T, 1, &L->down, m->o, NULL, NULL, NULL, NULL);
-    residual_add(m, m->o, hp->post_norms ? L->post_ffw_norm : NULL, T);
+    ops->rms_norm_rows(m, m->xn, m->x, L->ffn_norm, T, D);
+    ops->matmul(m, m->xn, T, 2, (const ga_weight *const[]){&L->gate, &L->up}, (float *const[]){m->g, m->u});
+    ops->mlp_act(m, T);
+    ops->matmul(m, m->g, T, 1, (const ga_weight *const[]){&L->down}, (float *const[]){m->o});
+    ops->residual_add(m, m->o, hp->post_norms ? L->post_ffw_norm : NULL, T);
 }
 
 static ga_status eval_chunk(ga_model *m, const int32_t *tokens, int T, float *logits, int all_logits,
@@ -433,8 +224,8 @@ static ga_status eval_chunk(ga_model *m, const int32_t *tokens, int T, float *lo
     if (logits) {
         /* only the rows whose logits are wanted go through the output head */
         const int first = all_logits ? 0 : T - 1, n = all_logits ? T : 1;
-        rms_norm_rows(m, m->xn, m->x + first * D, m->w.output_norm, n, D);
-        matmul(m, m->xn, n, 1, &m->w.output, logits, NULL, NULL, NULL, NULL);
+        m->ops->rms_norm_rows(m, m->xn, m->x + first * D, m->w.output_norm, n, D);
+        m->ops->matmul(m, m->xn, n, 1, (const ga_weight *const[]){&m->w.output}, (float *const[]){logits});
         if (hp->final_softcap > 0) {
             const float c = hp->final_softcap;
             for (int64_t i = 0; i < (int64_t)n * V; i++) logits[i] = c * tanhf(logits[i] / c);

@@ -343,10 +343,11 @@ class Model:
     def chat(self, messages, **kwargs):
         """Generate the assistant's reply to messages ([{"role", "content"}, ...]) using the
         model's chat template; stops at end-of-turn.  Same keywords as generate()."""
-        from .chat import render_chat
+        from .chat import render_chat, special_text
 
         prompt = render_chat(self, messages)
-        ids = self.tokenize(prompt, add_bos=not prompt.startswith(self.tokenizer.bos_text), special=True)
+        bos = special_text(self.tokenizer, self.tokenizer.bos_id)
+        ids = self.tokenize(prompt, add_bos=not (bos and prompt.startswith(bos)), special=True)
         return self.generate(ids, **kwargs)
 
 
@@ -368,10 +369,9 @@ def _hf_tokenizer(ckpt):
 
 def _hf_chat_template(ckpt):
     import json
-    for name in ("chat_template.jinja",):
-        p = Path(ckpt.folder) / name
-        if p.is_file():
-            return p.read_text()
+    p = Path(ckpt.folder) / "chat_template.jinja"
+    if p.is_file():
+        return p.read_text()
     p = Path(ckpt.folder) / "tokenizer_config.json"
     if p.is_file():
         return json.loads(p.read_text()).get("chat_template")

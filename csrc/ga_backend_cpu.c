@@ -1,0 +1,215 @@
+/* ga_backend_cpu.c - the CPU implementation of the model's ops.
+ *
+ * Every op splits its work over the model's persistent thread pool.  Matrix
+ * products read each weight row once per chunk and dot it with all T
+ * quantized activations: rows go in small blocks so a block stays in L1
+ * while the chunk's activations stream past.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ga_matvec.h"
+#include "ga_model_impl.h"
+#include "ga_ops.h"
+
+#define ROW_BLOCK 16 /* weight rows kept hot while all tokens of a chunk pass */
+
+typedef struct {
+    ga_model *m;
+    const ga_weight *w[3]; /* up to three weights sharing one input */
+    float *y[3];
+    int nw;
+    const float *x; /* [T][cols] */
+    int T;
+    int64_t y_stride[3];
+} matmul_task;
+
+static void quantize_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    int done[ACT_FAMILIES] = {0};
+    for (int i = 0; i < t->nw; i++) {
+        int fam = ga_act_family(t->w[i]->type);
+        if (done[fam]) continue;
+        done[fam] = 1;
+        int64_t b, e;
+        ga_split(t->T, ith, nth, &b, &e);
+        for (int64_t tok = b; tok < e; tok++)
+            ga_matvec_quantize_act(t->w[i]->type, t->x + tok * t->w[i]->cols,
+                                   m->act[fam] + tok * m->act_stride[fam], t->w[i]->cols, NULL);
+    }
+}
+
+static void rows_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    /* split the concatenated rows of all weights evenly over the threads */
+    int64_t total = 0;
+    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
+    int64_t b, e;
+    ga_split(total, ith, nth, &b, &e);
+    int64_t base = 0;
+    for (int i = 0; i < t->nw; i++) {
+        const ga_weight *w = t->w[i];
+        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
+        base += w->rows;
+        if (r0 >= r1) continue;
+        int fam = ga_act_family(w->type);
+        for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
+            int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+            for (int tok = 0; tok < t->T; tok++)
+                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam],
+                               t->y[i] + tok * t->y_stride[i], rb, re, NULL);
+        }
+    }
+}
+
+static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weight *const *w, float *const *y) {
+    matmul_task t = {.m = m, .x = x, .T = T, .nw = nw};
+    for (int i = 0; i < nw; i++) {
+        t.w[i] = w[i];
+        t.y[i] = y[i];
+        t.y_stride[i] = w[i]->rows;
+    }
+    ga_pool_run(m->pool, quantize_task, &t);
+    ga_pool_run(m->pool, rows_task, &t);
+}
+
+/* ----------------------------------------------------------- element tasks */
+
+typedef struct {
+    ga_model *m;
+    int T, layer;
+    const float *norm_w;
+    float *inout;
+    const float *src;
+    float *dst;
+    int64_t width;
+} elem_task;
+
+static void norm_rows_task(void *p, int ith, int nth) {
+    elem_task *t = p;
+    int64_t b, e;
+    ga_split(t->T, ith, nth, &b, &e);
+    for (int64_t i = b; i < e; i++)
+        ga_rmsnorm(t->dst + i * t->width, t->src + i * t->width, t->norm_w, t->width, t->m->hp.norm_eps);
+}
+
+static void cpu_rms_norm_rows(ga_model *m, float *dst, const float *src, const float *w, int T, int64_t width) {
+    elem_task t = {.m = m, .T = T, .norm_w = w, .src = src, .dst = dst, .width = width};
+    ga_pool_run(m->pool, norm_rows_task, &t);
+}
+
+/* llama GGUF files permute q/k so that RoPE rotates adjacent pairs */
+static void rope_adjacent(float *x, int64_t n_heads, int64_t d, int64_t pos, float base, float scale) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * d;
+        for (int64_t i = 0; i < d / 2; i++) {
+            float inv = 1.0f / powf(base, (float)(2 * i) / (float)d);
+            float ang = (float)pos * (inv * scale);
+            float c = cosf(ang), s = sinf(ang);
+            float a = v[2 * i], b2 = v[2 * i + 1];
+            v[2 * i] = a * c - b2 * s;
+            v[2 * i + 1] = a * s + b2 * c;
+        }
+    }
+}
+
+/* q/k per-head norm, RoPE, and the k/v store into the cache slots */
+static void qk_task(void *p, int ith, int nth) {
+    elem_task *t = p;
+    ga_model *m = t->m;
+    const ga_hparams *hp = &m->hp;
+    const ga_layer_weights *L = &m->w.layers[t->layer];
+    const int64_t d = hp->head_dim, H = hp->n_head, Hkv = hp->n_head_kv, KV = Hkv * d;
+    const int swa = hp->layer_swa[t->layer];
+    const float base = swa ? hp->rope_base_swa : hp->rope_base;
+    const float scale = swa ? hp->rope_freq_scale_swa : hp->rope_freq_scale;
+    int64_t b, e;
+    ga_split(t->T, ith, nth, &b, &e);
+    for (int64_t i = b; i < e; i++) {
+        const int64_t pos = m->n_past + i;
+        float *q = m->q + i * H * d, *k = m->k + i * KV;
+        if (hp->qk_norm) {
+            for (int64_t h = 0; h < H; h++) ga_rmsnorm(q + h * d, q + h * d, L->q_norm, d, hp->norm_eps);
+            for (int64_t h = 0; h < Hkv; h++) ga_rmsnorm(k + h * d, k + h * d, L->k_norm, d, hp->norm_eps);
+        }
+        if (hp->rope_neox) {
+            ga_rope_neox(q, H, d, d, pos, base, scale);
+            ga_rope_neox(k, Hkv, d, d, pos, base, scale);
+        } else {
+            rope_adjacent(q, H, d, pos, base, scale);
+            rope_adjacent(k, Hkv, d, pos, base, scale);
+        }
+        const int64_t slot = pos % m->cache_len[t->layer];
+        memcpy(m->k_cache[t->layer] + slot * KV, k, (size_t)KV * sizeof(float));
+        memcpy(m->v_cache[t->layer] + slot * KV, m->v + i * KV, (size_t)KV * sizeof(float));
+    }
+}
+
+static void attention_task(void *p, int ith, int nth) {
+    elem_task *t = p;
+    ga_model *m = t->m;
+    const ga_hparams *hp = &m->hp;
+    const int l = t->layer;
+    const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
+    int64_t b, e;
+    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
+    for (int64_t job = b; job < e; job++) {
+        const int64_t i = job / H, h = job % H;
+        const int64_t pos = m->n_past + i;
+        int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+        ga_attn_args a = {
+            .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
+            .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
+            .stride = hp->n_head_kv * d, .head_dim = d,
+            .first = first, .last = pos, .ring = m->cache_len[l],
+            .scale = hp->attn_scale, .softcap = hp->attn_softcap,
+        };
+        ga_attention_one(&a, &m->attn, ith);
+    }
+}
+
+static void mlp_act_task(void *p, int ith, int nth) {
+    elem_task *t = p;
+    ga_model *m = t->m;
+    const int64_t F = m->hp.n_ff;
+    int64_t b, e;
+    ga_split(t->T, ith, nth, &b, &e);
+    for (int64_t i = b; i < e; i++) {
+        float *g = m->g + i * F, *u = m->u + i * F;
+        if (m->hp.act_gelu) {
+            ga_gelu_tanh_mul(g, g, u, F);
+        } else {
+            for (int64_t j = 0; j < F; j++) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+        }
+    }
+}
+
+static void run_elem(ga_model *m, ga_task_fn fn, int T, int layer) {
+    elem_task t = {.m = m, .T = T, .layer = layer};
+    ga_pool_run(m->pool, fn, &t);
+}
+
+static void cpu_qk_rope_store(ga_model *m, int layer, int T) { run_elem(m, qk_task, T, layer); }
+static void cpu_attention(ga_model *m, int layer, int T) { run_elem(m, attention_task, T, layer); }
+static void cpu_mlp_act(ga_model *m, int T) { run_elem(m, mlp_act_task, T, 0); }
+
+/* x += (optionally normed) o */
+static void cpu_residual_add(ga_model *m, float *o, const float *post_norm, int T) {
+    const int64_t D = m->hp.n_embd;
+    if (post_norm) cpu_rms_norm_rows(m, o, o, post_norm, T, D);
+    for (int64_t i = 0; i < (int64_t)T * D; i++) m->x[i] += o[i];
+}
+
+
+const ga_backend_ops ga_backend_cpu = {
+    .name = "cpu",
+    .rms_norm_rows = cpu_rms_norm_rows,
+    .matmul = cpu_matmul,
+    .qk_rope_store = cpu_qk_rope_store,
+    .attention = cpu_attention,
+    .mlp_act = cpu_mlp_act,
+    .residual_add = cpu_residual_add,
+};

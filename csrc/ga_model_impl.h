@@ -1,0 +1,56 @@
+/* ga_model_impl.h - the model's private state, shared by ga_model.c (lifetime,
+ * the layer sequence) and the backends that implement its ops. */
+#ifndef GA_MODEL_IMPL_H
+#define GA_MODEL_IMPL_H
+
+#include <stdatomic.h>
+
+#include "ga_attention.h"
+#include "ga_model.h"
+
+enum { ACT_Q8_0, ACT_Q8_K, ACT_F32, ACT_FAMILIES };
+
+typedef struct ga_backend_ops ga_backend_ops;
+
+struct ga_model {
+    const ga_backend_ops *ops;
+    ga_hparams hp;
+    ga_weights w;
+    int n_ctx, n_batch, n_past;
+    ga_pool *pool;
+    atomic_int busy;
+    /* KV cache: layer l holds cache_len[l] slots of kv_dim floats; position p
+     * lives in slot p % cache_len[l] (a ring on sliding-window layers). */
+    float *k_cache[GA_MAX_LAYERS], *v_cache[GA_MAX_LAYERS];
+    int cache_len[GA_MAX_LAYERS];
+    /* chunk scratch, [n_batch][width] each */
+    float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
+    uint8_t *act[ACT_FAMILIES]; /* quantized activations per family */
+    size_t act_stride[ACT_FAMILIES];
+    ga_attn_scratch attn;
+    uint64_t reserved;
+};
+
+/* Which activation buffer a weight type reads: ACT_Q8_0, ACT_Q8_K, ACT_F32, or -1. */
+int ga_act_family(int wtype);
+
+/* The ops a backend provides; the layer sequence in ga_model.c calls only these. */
+struct ga_backend_ops {
+    const char *name;
+    /* dst[T][width] = rmsnorm(src[T][width]) * w */
+    void (*rms_norm_rows)(ga_model *m, float *dst, const float *src, const float *w, int T, int64_t width);
+    /* y_i[T][rows_i] = x[T][cols] @ W_i^T for nw (1..3) weights sharing their input */
+    void (*matmul)(ga_model *m, const float *x, int T, int nw, const ga_weight *const *w, float *const *y);
+    /* per-head q/k norm, RoPE, and the k/v store into layer's cache slots */
+    void (*qk_rope_store)(ga_model *m, int layer, int T);
+    /* att[T][H*d] = softmax(q k^T) v over the cache */
+    void (*attention)(ga_model *m, int layer, int T);
+    /* g[T][F] = act(g) * u */
+    void (*mlp_act)(ga_model *m, int T);
+    /* x += (post_norm ? rmsnorm(o) * post_norm : o) */
+    void (*residual_add)(ga_model *m, float *o, const float *post_norm, int T);
+};
+
+extern const ga_backend_ops ga_backend_cpu;
+
+#endif
