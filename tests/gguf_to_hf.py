@@ -1,0 +1,83 @@
+"""Write a Hugging Face Gemma 3 folder (config.json + model.safetensors, float32)
+holding the weights of a Gemma 3 GGUF, dequantized by the `gguf` package.
+
+The reference side of the fidelity tests: transformers runs exactly the
+weights our engine reads, decoded by an implementation that is not ours.
+GGUF norms store 1 + w (llama.cpp's converter adds 1); Hugging Face stores w.
+
+    python tests/gguf_to_hf.py MODEL.gguf OUT_DIR
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+GGUF_TO_HF = {
+    "attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm", "post_attention_norm": "post_attention_layernorm",
+    "ffn_norm": "pre_feedforward_layernorm", "post_ffw_norm": "post_feedforward_layernorm",
+    "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj",
+}
+
+
+def hf_name(gguf_name: str) -> str:
+    base = gguf_name[: -len(".weight")]
+    if base == "token_embd":
+        return "model.embed_tokens.weight"
+    if base == "output_norm":
+        return "model.norm.weight"
+    _, layer, kind = base.split(".", 2)
+    return f"model.layers.{layer}.{GGUF_TO_HF[kind]}.weight"
+
+
+def convert(gguf_path, out_dir) -> Path:
+    import gguf
+    from safetensors.numpy import save_file
+
+    reader = gguf.GGUFReader(str(gguf_path))
+
+    def meta(key, default=None):
+        field = reader.fields.get(key)
+        return default if field is None else field.contents()
+
+    assert meta("general.architecture") == "gemma3", "only Gemma 3 files are converted"
+    tensors = {}
+    for t in reader.tensors:
+        values = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+        values = values.reshape([int(d) for d in reversed(t.shape)])
+        if t.name.endswith("norm.weight"):
+            values = values - np.float32(1.0)
+        tensors[hf_name(t.name)] = np.ascontiguousarray(values)
+    n_layer = int(meta("gemma3.block_count"))
+    head_dim = int(meta("gemma3.attention.key_length"))
+    config = {
+        "architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+        "vocab_size": int(tensors["model.embed_tokens.weight"].shape[0]),
+        "hidden_size": int(meta("gemma3.embedding_length")),
+        "intermediate_size": int(meta("gemma3.feed_forward_length")),
+        "num_hidden_layers": n_layer,
+        "num_attention_heads": int(meta("gemma3.attention.head_count")),
+        "num_key_value_heads": int(meta("gemma3.attention.head_count_kv")),
+        "head_dim": head_dim, "query_pre_attn_scalar": head_dim,
+        "max_position_embeddings": int(meta("gemma3.context_length")),
+        "rms_norm_eps": float(meta("gemma3.attention.layer_norm_rms_epsilon")),
+        "sliding_window": int(meta("gemma3.attention.sliding_window")),
+        "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(n_layer)],
+        "rope_parameters": {
+            "full_attention": {"rope_type": "default", "rope_theta": float(meta("gemma3.rope.freq_base"))},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+        },
+        "hidden_activation": "gelu_pytorch_tanh", "tie_word_embeddings": True,
+        "bos_token_id": 2, "eos_token_id": 1, "pad_token_id": 0, "torch_dtype": "float32",
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    convert(sys.argv[1], sys.argv[2])
