@@ -1,45 +1,129 @@
-"""Command line: python -m gemma_accel {run,info} ..."""
+"""Command line for gemma_accel.
+
+    python -m gemma_accel generate "Why is the sky blue?" [--model PATH] [--max-tokens N] [--temperature T]
+    python -m gemma_accel chat [--model PATH]          interactive, streaming; empty line or Ctrl-D quits
+    python -m gemma_accel info [PATH]                  build and CPU facts, and a model file's summary
+    python -m gemma_accel run                          what `make run` does: answer a question with the default model
+"""
 import argparse
 import json
 import sys
 
 import gemma_accel
 
+RUN_QUESTION = "In two sentences, why is the sky blue?"
+
+
+def _timings_line(c) -> str:
+    t = c.timings
+    gen_rate = t["generated_tokens"] / t["generate_s"] if t["generate_s"] > 0 else 0.0
+    prompt_rate = t["prompt_tokens"] / t["prompt_s"] if t["prompt_s"] > 0 else 0.0
+    return (f"[load {t['load_s']:.2f} s | prompt {t['prompt_tokens']} tokens in {t['prompt_s']:.2f} s "
+            f"({prompt_rate:.1f} tok/s) | generated {t['generated_tokens']} tokens in {t['generate_s']:.2f} s "
+            f"({gen_rate:.1f} tok/s) | {c.finish_reason}]")
+
+
+def _load(args):
+    return gemma_accel.load(args.model, n_ctx=args.n_ctx, n_threads=args.threads)
+
+
+def _stream(model, run, **kwargs):
+    stream = run(stream=True, **kwargs)
+    for piece in stream:
+        print(piece, end="", flush=True)
+    print()
+    return stream.completion
+
+
+def cmd_generate(args) -> int:
+    with _load(args) as model:
+        c = _stream(model, lambda **kw: model.generate(args.prompt, **kw), max_tokens=args.max_tokens,
+                    temperature=args.temperature, seed=args.seed)
+    print(_timings_line(c), file=sys.stderr)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    messages = []
+    if args.system:
+        messages.append({"role": "system", "content": args.system})
+    with _load(args) as model:
+        print(f"chatting with {model.path.name} (empty line or Ctrl-D to quit)", file=sys.stderr)
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                print(file=sys.stderr)
+                break
+            if not line.strip():
+                break
+            messages.append({"role": "user", "content": line})
+            c = _stream(model, lambda **kw: model.chat(messages, **kw), max_tokens=args.max_tokens,
+                        temperature=args.temperature, seed=args.seed)
+            messages.append({"role": "assistant", "content": c.text})
+            if args.verbose:
+                print(_timings_line(c), file=sys.stderr)
+    return 0
+
 
 def cmd_info(args) -> int:
     print(json.dumps(gemma_accel.info(), indent=2))
-    if args.path or args.default:
-        path = args.path or gemma_accel.default_model_path()
-        with gemma_accel.GGUFFile(path) as f:
+    if args.path:
+        with gemma_accel.GGUFFile(args.path) as f:
             print(f.summary())
     return 0
 
 
 def cmd_run(args) -> int:
-    """The main job on the default model (prints info and the model summary
-    until generation lands)."""
-    print(json.dumps(gemma_accel.info(), indent=2))
+    info = gemma_accel.info()
+    print(f"gemma_accel {info['version']}: kernels {info['kernel_set']}, {info['threads']} threads, "
+          f"OpenBLAS {'yes' if info['openblas'] else 'no'}")
     path = gemma_accel.default_model_path()
-    with gemma_accel.GGUFFile(path) as f:
-        print(f.summary())
+    print(f"model: {path}")
+    with gemma_accel.load(path) as model:
+        print(f"user: {RUN_QUESTION}\nmodel: ", end="", flush=True)
+        c = _stream(model, lambda **kw: model.chat([{"role": "user", "content": RUN_QUESTION}], **kw),
+                    max_tokens=128, temperature=0.0)
+    print(_timings_line(c))
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gemma_accel", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m gemma_accel",
+                                     description="Fast Gemma inference with a C core.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="build and CPU facts; with PATH, a model file's summary")
+
+    def model_options(p):
+        p.add_argument("--model", help="GGUF file or Hugging Face folder (default: the bundled Gemma 3 270M)")
+        p.add_argument("--max-tokens", type=int, default=256)
+        p.add_argument("--temperature", type=float, default=0.7)
+        p.add_argument("--seed", type=int, default=None)
+        p.add_argument("--n-ctx", type=int, default=None)
+        p.add_argument("--threads", type=int, default=None)
+
+    p = sub.add_parser("generate", help="continue a prompt, streaming the text")
+    p.add_argument("prompt")
+    model_options(p)
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("chat", help="interactive chat, streaming")
+    model_options(p)
+    p.add_argument("--system", help="a system prompt")
+    p.add_argument("-v", "--verbose", action="store_true", help="print timings after each answer")
+    p.set_defaults(func=cmd_chat)
+    p = sub.add_parser("info", help="build and CPU facts; with PATH, a GGUF file's summary")
     p.add_argument("path", nargs="?")
-    p.add_argument("--default", action="store_true", help="summarize the default model")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("run", help="the main job on the default model")
+    p = sub.add_parser("run", help="answer a question with the default model (what `make run` does)")
     p.set_defaults(func=cmd_run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except gemma_accel.Error as exc:
+    except (gemma_accel.Error, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
