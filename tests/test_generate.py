@@ -1,0 +1,205 @@
+"""The user API on the real Gemma 3 270M: generate, stream, chat, tokenize, logits,
+errors, threads, Ctrl-C, memory."""
+import _thread
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import gemma_accel
+from gemma_accel.text_stream import TextAssembler
+
+
+@pytest.fixture(scope="module")
+def model(gemma_path):
+    with gemma_accel.load(gemma_path, n_ctx=2048) as m:
+        yield m
+
+
+def test_greedy_generate_returns_completion(model):
+    c = model.generate("The capital of France is", max_tokens=8, temperature=0)
+    assert isinstance(c, gemma_accel.Completion)
+    assert "Paris" in c.text
+    assert c.finish_reason == "length" and len(c.tokens) == 8
+    assert c.text == model.detokenize(c.tokens)
+    t = c.timings
+    assert t["prompt_tokens"] == len(model.tokenize("The capital of France is"))
+    assert t["generated_tokens"] == 8 and t["generate_s"] > 0 and t["prompt_s"] > 0 and t["load_s"] > 0
+
+
+def test_greedy_is_deterministic_and_prefix_cache_is_exact(model):
+    a = model.generate("Once upon a time", max_tokens=12, temperature=0)
+    b = model.generate("Once upon a time", max_tokens=12, temperature=0)
+    assert a.tokens == b.tokens
+    assert b.timings["cached_tokens"] > 0  # second call reused the prompt's KV cache
+    model.reset()
+    c = model.generate("Once upon a time", max_tokens=12, temperature=0)
+    assert c.tokens == a.tokens and c.timings["cached_tokens"] == 0
+
+
+def test_seed_makes_sampling_reproducible(model):
+    kw = dict(max_tokens=16, temperature=1.0, top_k=0, top_p=1.0, seed=1234)
+    a = model.generate("My favourite colour is", **kw)
+    b = model.generate("My favourite colour is", **kw)
+    assert a.tokens == b.tokens
+    others = {tuple(model.generate("My favourite colour is", **{**kw, "seed": s}).tokens) for s in range(4)}
+    assert len(others) > 1
+
+
+def test_prompt_as_token_ids(model):
+    ids = model.tokenize("Hello, my name is")
+    assert ids[0] == 2  # <bos>
+    c1 = model.generate(ids, max_tokens=5, temperature=0)
+    c2 = model.generate("Hello, my name is", max_tokens=5, temperature=0)
+    assert c1.tokens == c2.tokens
+
+
+def test_stop_string_ends_generation_and_is_not_shown(model):
+    full = model.generate("Count: 1, 2, 3, 4, 5,", max_tokens=20, temperature=0)
+    assert "7" in full.text
+    c = model.generate("Count: 1, 2, 3, 4, 5,", max_tokens=20, temperature=0, stop=["7"])
+    assert c.finish_reason == "stop"
+    assert c.text == full.text[: full.text.index("7")]
+
+
+def test_stream_matches_non_stream(model):
+    c = model.generate("Write a haiku about the sea.", max_tokens=24, temperature=0)
+    stream = model.generate("Write a haiku about the sea.", max_tokens=24, temperature=0, stream=True)
+    pieces = list(stream)
+    assert "".join(pieces) == c.text
+    assert stream.completion.tokens == c.tokens and stream.completion.finish_reason == c.finish_reason
+
+
+def test_text_assembler_never_splits_utf8_or_shows_stop_prefix():
+    asm = TextAssembler(stop=["<END>"])
+    out = []
+    for chunk in ["é".encode()[:1], "é".encode()[1:], b"ab<E", b"N", b"x", "日本".encode()]:
+        out.append(asm.feed(chunk))
+    assert out[0] == "" and out[1] == "é"
+    assert "<" not in out[2] and out[3] == ""  # "<EN" could still become "<END>"
+    assert out[4] == "<ENx"
+    assert asm.finish() == "" and asm.text == "éab<ENx日本"
+    asm2 = TextAssembler(stop=["<END>"])
+    shown = asm2.feed(b"hi <EN") + asm2.feed(b"D> bye")
+    assert shown == "hi " and asm2.stopped
+
+
+def test_chat_answers_and_stops_at_end_of_turn(model):
+    c = model.chat([{"role": "system", "content": "Answer in one word."},
+                    {"role": "user", "content": "What is the capital of France?"}],
+                   max_tokens=32, temperature=0)
+    assert "Paris" in c.text
+    assert c.finish_reason == "stop"
+
+
+def test_chat_rejects_bad_roles(model):
+    with pytest.raises(ValueError, match="alternating"):
+        model.chat([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+
+
+def test_logits_shape_and_agreement_with_generate(model):
+    ids = model.tokenize("The quick brown fox")
+    logits = model.logits(ids)
+    assert logits.shape == (len(ids), model.n_vocab) and logits.dtype == np.float32
+    c = model.generate(ids, max_tokens=1, temperature=0)
+    assert c.tokens[0] == int(logits[-1].argmax())
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"temperature": -1}, "temperature"), ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"),
+    ({"max_tokens": -1}, "max_tokens"), ({"top_k": -2}, "top_k"), ({"min_p": 2}, "min_p"),
+    ({"repeat_penalty": 0}, "repeat_penalty"),
+])
+def test_bad_sampling_parameters(model, kw, match):
+    with pytest.raises(ValueError, match=match):
+        model.generate("hi", **kw)
+
+
+def test_context_overflow(gemma_path):
+    with gemma_accel.load(gemma_path, n_ctx=16) as small:
+        with pytest.raises(ValueError, match="context"):
+            small.generate("word " * 40, max_tokens=4)
+        with pytest.raises(ValueError, match="context"):
+            small.generate("Hello", max_tokens=64, temperature=0)
+        assert small.generate("Hello", max_tokens=2, temperature=0).tokens  # still usable
+
+
+def test_unknown_architecture():
+    from gemma_accel import hparams
+    with pytest.raises(gemma_accel.Error, match="unknown architecture 'mamba'"):
+        hparams.from_gguf({"general.architecture": "mamba"}, 100)
+
+
+def test_threads_share_a_model_safely(model):
+    prompts = ["One", "Two", "Three", "Four"]
+    expected = {p: model.generate(p, max_tokens=6, temperature=0).tokens for p in prompts}
+    results, errors = {}, []
+
+    def worker(p):
+        try:
+            results[p] = model.generate(p, max_tokens=6, temperature=0).tokens
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in prompts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == expected
+
+
+def test_open_stream_in_same_thread_raises_instead_of_deadlocking(model):
+    stream = model.generate("Hello", max_tokens=8, temperature=0, stream=True)
+    next(stream)
+    with pytest.raises(RuntimeError, match="stream"):
+        model.generate("Hi", max_tokens=2)
+    stream.close()
+    assert model.generate("Hi", max_tokens=2, temperature=0).tokens
+
+
+def test_ctrl_c_during_long_prompt_leaves_model_usable(model):
+    long_prompt = "The rain in Spain stays mainly in the plain. " * 120
+    expected = model.generate("Hello there", max_tokens=4, temperature=0).tokens
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        model.generate(long_prompt, max_tokens=4)
+        time.sleep(5)  # in case generation finished before the interrupt arrived
+    assert time.perf_counter() - start < 5
+    timer.join()
+    assert model.generate("Hello there", max_tokens=4, temperature=0).tokens == expected
+
+
+def test_close_and_context_manager(gemma_path):
+    m = gemma_accel.load(gemma_path, n_ctx=64)
+    with m:
+        assert m.generate("Hi", max_tokens=1, temperature=0).tokens
+    with pytest.raises(RuntimeError, match="closed"):
+        m.generate("Hi", max_tokens=1)
+    m.close()  # idempotent
+
+
+def test_peak_rss_below_twice_the_file_size(gemma_path):
+    code = ("import resource, gemma_accel\n"
+            "m = gemma_accel.load()\n"
+            "m.generate('Tell me about the moon.', max_tokens=16, temperature=0)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak = int(out.stdout.strip().splitlines()[-1])
+    size = os.path.getsize(gemma_path)
+    print(f"\npeak RSS {peak / 2**20:.0f} MiB for a {size / 2**20:.0f} MiB file")
+    assert peak < 2 * size
+
+
+def test_load_default_model_and_backends(gemma_path):
+    with pytest.raises(ValueError, match="backend"):
+        gemma_accel.load(gemma_path, backend="tpu")
+    with pytest.raises(FileNotFoundError):
+        gemma_accel.load("/nonexistent/model.gguf")
