@@ -1,9 +1,10 @@
 /* ga_ops_avx2.c - AVX2 twins of ga_ops.c.
  *
  * exp: Cephes-style range reduction (x = n ln2 + r, |r| <= ln2/2, ln2 split in two
- * parts) and a degree-5 polynomial for (e^r - 1 - r) / r^2; measured max relative error
- * vs libm expf 2.4e-7 (about 2 ulp) on [-87, 88].  Inputs below -87.33 give exactly 0 (the
- * true value is under 1.2e-38), inputs above 88.02 saturate at e^88.02.
+ * parts) and a degree-5 polynomial for (e^r - 1 - r) / r^2.  Measured on 2e7 points of
+ * [-87.3, 88]: max relative error 1.2e-7 vs exact exp (float64), 2.5e-7 vs float32 libm.
+ * Inputs below -87.33 (and -inf) give exactly 0 (the true value is under 1.2e-38), inputs
+ * above 88.02 saturate at e^88.02 = 1.7e38; NaN in, NaN out.
  * gelu_tanh uses the identity 0.5 (1 + tanh(u)) = 1 / (1 + e^(-2u)), so
  * gelu(x) = x / (1 + e^(-2u)): one exp and one division, no cancellation for x < 0
  * (where the tanh form loses digits).  Max abs error vs a float64 reference:
@@ -27,7 +28,8 @@ GA_AVX2 static inline float hsum_f32x8(__m256 v) {
 GA_AVX2 static inline __m256 exp_ps(__m256 x) {
     const __m256 lo = _mm256_set1_ps(-87.33f);
     const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.02f)), lo);
+    /* min/max return their second operand when one is NaN: x goes second so NaN survives */
+    x = _mm256_max_ps(lo, _mm256_min_ps(_mm256_set1_ps(88.02f), x));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);

@@ -149,6 +149,20 @@ def test_matvec_types_by_id_and_name_and_out():
     np.testing.assert_array_equal(y1, y3)
 
 
+@pytest.mark.parametrize("name", LEGACY + K_TYPES + FLOATS)
+def test_matvec_unaligned_weight(name):
+    """Weight bytes at an odd address (as in an mmapped file) give the same result."""
+    rng = np.random.default_rng(4)
+    n = 256
+    wb, _ = random_weight(name, 3, n, rng)
+    x = rng.standard_normal(n).astype(np.float32)
+    raw = bytearray(wb.nbytes + 1)
+    raw[1:] = wb.tobytes()
+    for k in KERNEL_SETS:
+        np.testing.assert_array_equal(run_in(k, kernels.matvec, memoryview(raw)[1:], name, (3, n), x),
+                                      run_in(k, kernels.matvec, wb, name, (3, n), x))
+
+
 # ---- activation quantizers: AVX2 bytes == portable bytes (== gguf for Q8_0) --------------
 @pytest.mark.parametrize("wtype,n", [("Q8_0", 1024), ("Q4_K", 2048)])
 def test_activation_quantizer_twins_identical(wtype, n):
