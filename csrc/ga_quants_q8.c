@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "ga_blocks.h"
+#include "ga_cpu.h"
 #include "ga_half.h"
 #include "ga_quants.h"
+#include "ga_quants_q8.h"
 
 void ga_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n) {
     ga_block_q8_0 *y = vy;
@@ -57,5 +59,16 @@ void ga_quantize_row_q8_K_ref(const float *x, void *vy, int64_t n) {
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+void ga_quantize_row_q8_0(const float *x, void *y, int64_t n) {
+    if (ga_kernels_avx2()) ga_quantize_row_q8_0_avx2(x, y, n);
+    else ga_quantize_row_q8_0_ref(x, y, n);
+}
+void ga_quantize_row_q8_K(const float *x, void *y, int64_t n) {
+    if (ga_kernels_avx2()) ga_quantize_row_q8_K_avx2(x, y, n);
+    else ga_quantize_row_q8_K_ref(x, y, n);
+}
+#else
 void ga_quantize_row_q8_0(const float *x, void *y, int64_t n) { ga_quantize_row_q8_0_ref(x, y, n); }
 void ga_quantize_row_q8_K(const float *x, void *y, int64_t n) { ga_quantize_row_q8_K_ref(x, y, n); }
+#endif

@@ -1,6 +1,288 @@
-/* py_kernels.c - placeholder until the kernels bindings land. */
+/* py_kernels.c - NumPy bindings of the compute kernels (ga_matvec.h, ga_ops.h).
+ *
+ * Each wrapper: check arguments (float32, C-contiguous, aligned, shapes) -> allocate
+ * the result -> release the GIL -> one C call -> translate the status.  The friendly
+ * conversions (type names, reshaping, dtype casts for the ops) live in kernels.py.
+ */
 #include "py_common.h"
+#include "ga_matvec.h"
+#include "ga_ops.h"
+#include "ga_types.h"
 
-static PyMethodDef kernels_methods[] = {{NULL, NULL, 0, NULL}};
+/* obj must be an aligned, C-contiguous float32 ndarray; writable if asked.  Borrowed. */
+static PyArrayObject *f32_array(PyObject *obj, const char *name, int writable) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a numpy.ndarray of float32, not %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != NPY_FLOAT32) {
+        PyObject *d = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        PyErr_Format(PyExc_TypeError, "%s must have dtype float32, not %S", name, d ? d : Py_None);
+        Py_XDECREF(d);
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_Format(PyExc_ValueError, "%s must be C-contiguous and aligned (use np.ascontiguousarray)", name);
+        return NULL;
+    }
+    if (writable && !PyArray_ISWRITEABLE(a)) {
+        PyErr_Format(PyExc_ValueError, "%s must be writable", name);
+        return NULL;
+    }
+    return a;
+}
+
+/* A new C-contiguous float32 array shaped like a, holding a copy of a's data. */
+static PyArrayObject *f32_copy(PyArrayObject *a) {
+    PyArrayObject *r = (PyArrayObject *)PyArray_NewCopy(a, NPY_CORDER);
+    return r;
+}
+
+/* Weight type from an int id or a name like "Q4_K"; -1 with an exception set. */
+static int parse_wtype(PyObject *obj) {
+    int t;
+    if (PyUnicode_Check(obj)) {
+        const char *s = PyUnicode_AsUTF8(obj);
+        if (!s) return -1;
+        t = ga_type_from_name(s);
+        if (t < 0) {
+            PyErr_Format(PyExc_ValueError, "unknown tensor type %R", obj);
+            return -1;
+        }
+    } else {
+        long v = PyLong_AsLong(obj);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "type must be a type name or a ggml type id, not %.100s",
+                         Py_TYPE(obj)->tp_name);
+            return -1;
+        }
+        if (!ga_type_get(v)) {
+            PyErr_Format(PyExc_ValueError, "unknown tensor type id %ld", v);
+            return -1;
+        }
+        t = (int)v;
+    }
+    if (ga_matvec_act_type(t) < 0) {
+        PyErr_Format(ga_py_Error, "matvec does not support weight type %s", ga_type_get(t)->name);
+        return -1;
+    }
+    return t;
+}
+
+static PyObject *py_matvec(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"weight", "type", "rows", "n", "x", "out", NULL};
+    PyObject *wobj, *tobj, *xobj, *outobj = Py_None;
+    Py_ssize_t rows, n;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOnnO|O:matvec", kwlist, &wobj, &tobj, &rows, &n,
+                                     &xobj, &outobj))
+        return NULL;
+    const int wtype = parse_wtype(tobj);
+    if (wtype < 0) return NULL;
+    const ga_type_info *t = ga_type_get(wtype);
+    if (rows < 0 || n <= 0 || n % t->block_size)
+        return PyErr_Format(PyExc_ValueError, "shape (%zd, %zd): rows must be >= 0 and n a positive "
+                            "multiple of %s's block size %lld", rows, n, t->name, (long long)t->block_size);
+    PyArrayObject *x = f32_array(xobj, "x", 0);
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) != 1 || PyArray_DIM(x, 0) != n)
+        return PyErr_Format(PyExc_ValueError, "x must have shape (%zd,) to match the weight's shape (%zd, %zd)",
+                            n, rows, n);
+    PyArrayObject *out;
+    if (outobj == Py_None) {
+        npy_intp dim = rows;
+        out = (PyArrayObject *)PyArray_SimpleNew(1, &dim, NPY_FLOAT32);
+        if (!out) return NULL;
+    } else {
+        out = f32_array(outobj, "out", 1);
+        if (!out) return NULL;
+        if (PyArray_NDIM(out) != 1 || PyArray_DIM(out, 0) != rows)
+            return PyErr_Format(PyExc_ValueError, "out must have shape (%zd,)", rows);
+        Py_INCREF(out);
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(wobj, &view, PyBUF_C_CONTIGUOUS) < 0) {
+        Py_DECREF(out);
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "weight must be a C-contiguous buffer (use np.ascontiguousarray)");
+        } else if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "weight must support the buffer protocol (bytes, uint8 array, "
+                         "memoryview), not %.100s", Py_TYPE(wobj)->tp_name);
+        }
+        return NULL;
+    }
+    const size_t row_bytes = (size_t)(n / t->block_size) * t->type_size;
+    if ((size_t)view.len != (size_t)rows * row_bytes) {
+        PyErr_Format(PyExc_ValueError, "weight holds %zd bytes, but %zd rows of %zd %s elements need %zu",
+                     view.len, rows, n, t->name, (size_t)rows * row_bytes);
+        PyBuffer_Release(&view);
+        Py_DECREF(out);
+        return NULL;
+    }
+    ga_error err = {{0}};
+    ga_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_matvec(wtype, view.buf, rows, n, (const float *)PyArray_DATA(x), (float *)PyArray_DATA(out), &err);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (st != GA_OK) {
+        Py_DECREF(out);
+        return ga_py_raise(st, &err, "matvec");
+    }
+    return (PyObject *)out;
+}
+
+/* The activation bytes matvec would use for x (tests compare kernel sets and gguf.quants). */
+static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *tobj, *xobj;
+    if (!PyArg_ParseTuple(args, "OO:matvec_quantize_act", &tobj, &xobj)) return NULL;
+    const int wtype = parse_wtype(tobj);
+    if (wtype < 0) return NULL;
+    PyArrayObject *x = f32_array(xobj, "x", 0);
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) != 1) return PyErr_Format(PyExc_ValueError, "x must be 1-D");
+    const int64_t n = PyArray_DIM(x, 0);
+    const size_t size = ga_matvec_act_size(wtype, n);
+    void *act = PyMem_RawMalloc(size ? size : 1);
+    if (!act) return PyErr_NoMemory();
+    ga_error err = {{0}};
+    ga_status st = ga_matvec_quantize_act(wtype, PyArray_DATA(x), act, n, &err);
+    PyObject *res = st == GA_OK ? PyBytes_FromStringAndSize(act, (Py_ssize_t)size)
+                                : ga_py_raise(st, &err, "matvec_quantize_act");
+    PyMem_RawFree(act);
+    return res;
+}
+
+static PyObject *py_rmsnorm(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *xobj, *wobj;
+    float eps;
+    if (!PyArg_ParseTuple(args, "OOf:rmsnorm", &xobj, &wobj, &eps)) return NULL;
+    PyArrayObject *x = f32_array(xobj, "x", 0), *w = NULL;
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) < 1 || PyArray_DIM(x, PyArray_NDIM(x) - 1) < 1)
+        return PyErr_Format(PyExc_ValueError, "x must have at least one axis of length >= 1");
+    const npy_intp n = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    if (wobj != Py_None) {
+        if (!(w = f32_array(wobj, "weight", 0))) return NULL;
+        if (PyArray_NDIM(w) != 1 || PyArray_DIM(w, 0) != n)
+            return PyErr_Format(PyExc_ValueError, "weight must have shape (%zd,) (x's last axis)", (Py_ssize_t)n);
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_NewLikeArray(x, NPY_CORDER, NULL, 0);
+    if (!out) return NULL;
+    const npy_intp rows = PyArray_SIZE(x) / n;
+    const float *xp = PyArray_DATA(x), *wp = w ? PyArray_DATA(w) : NULL;
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp r = 0; r < rows; r++) ga_rmsnorm(op + r * n, xp + r * n, wp, n, eps);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
+static PyObject *py_rope(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *xobj, *pobj;
+    float base, freq_scale;
+    Py_ssize_t rot_dim;
+    if (!PyArg_ParseTuple(args, "OOffn:rope", &xobj, &pobj, &base, &freq_scale, &rot_dim)) return NULL;
+    PyArrayObject *x = f32_array(xobj, "x", 0);
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) != 3)
+        return PyErr_Format(PyExc_ValueError, "x must have shape (seq, n_heads, head_dim)");
+    const npy_intp seq = PyArray_DIM(x, 0), heads = PyArray_DIM(x, 1), hd = PyArray_DIM(x, 2);
+    if (rot_dim <= 0 || rot_dim > hd || rot_dim % 2)
+        return PyErr_Format(PyExc_ValueError, "rot_dim %zd must be even and in [2, head_dim=%zd]", rot_dim,
+                            (Py_ssize_t)hd);
+    PyArrayObject *pos = (PyArrayObject *)PyArray_FROMANY(pobj, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!pos) return NULL;
+    if (PyArray_DIM(pos, 0) != seq) {
+        Py_DECREF(pos);
+        return PyErr_Format(PyExc_ValueError, "positions has %zd entries for %zd rows of x",
+                            (Py_ssize_t)PyArray_DIM(pos, 0), (Py_ssize_t)seq);
+    }
+    PyArrayObject *out = f32_copy(x);
+    if (!out) {
+        Py_DECREF(pos);
+        return NULL;
+    }
+    const int64_t *pp = PyArray_DATA(pos);
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp s = 0; s < seq; s++) ga_rope_neox(op + s * heads * hd, heads, hd, rot_dim, pp[s], base, freq_scale);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(pos);
+    return (PyObject *)out;
+}
+
+static PyObject *py_gelu_tanh(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyArrayObject *x = f32_array(arg, "x", 0);
+    if (!x) return NULL;
+    PyArrayObject *out = (PyArrayObject *)PyArray_NewLikeArray(x, NPY_CORDER, NULL, 0);
+    if (!out) return NULL;
+    const npy_intp n = PyArray_SIZE(x);
+    const float *xp = PyArray_DATA(x);
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    ga_gelu_tanh(op, xp, n);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
+static PyObject *py_gelu_tanh_mul(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *gobj, *uobj;
+    if (!PyArg_ParseTuple(args, "OO:gelu_tanh_mul", &gobj, &uobj)) return NULL;
+    PyArrayObject *g = f32_array(gobj, "gate", 0), *u = g ? f32_array(uobj, "up", 0) : NULL;
+    if (!u) return NULL;
+    if (!PyArray_SAMESHAPE(g, u)) return PyErr_Format(PyExc_ValueError, "gate and up must have the same shape");
+    PyArrayObject *out = (PyArrayObject *)PyArray_NewLikeArray(g, NPY_CORDER, NULL, 0);
+    if (!out) return NULL;
+    const npy_intp n = PyArray_SIZE(g);
+    const float *gp = PyArray_DATA(g), *up = PyArray_DATA(u);
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    ga_gelu_tanh_mul(op, gp, up, n);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
+static PyObject *py_softmax(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyArrayObject *x = f32_array(arg, "x", 0);
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) < 1 || PyArray_DIM(x, PyArray_NDIM(x) - 1) < 1)
+        return PyErr_Format(PyExc_ValueError, "x must have at least one axis of length >= 1");
+    PyArrayObject *out = f32_copy(x);
+    if (!out) return NULL;
+    const npy_intp n = PyArray_DIM(x, PyArray_NDIM(x) - 1), rows = PyArray_SIZE(x) / n;
+    float *op = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp r = 0; r < rows; r++) ga_softmax(op + r * n, n);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
+static PyMethodDef kernels_methods[] = {
+    {"matvec", (PyCFunction)(void (*)(void))py_matvec, METH_VARARGS | METH_KEYWORDS,
+     "matvec(weight, type, rows, n, x, out=None)\n--\n\n"
+     "y = W x for W (rows, n) in block format type (name or id); x float32 (n,)."},
+    {"matvec_quantize_act", py_matvec_quantize_act, METH_VARARGS,
+     "matvec_quantize_act(type, x)\n--\n\nThe activation block bytes matvec computes from float32 x for type."},
+    {"rmsnorm", py_rmsnorm, METH_VARARGS,
+     "rmsnorm(x, weight, eps)\n--\n\nRMS norm over the last axis of a float32 array; weight may be None."},
+    {"rope", py_rope, METH_VARARGS,
+     "rope(x, positions, base, freq_scale, rot_dim)\n--\n\nNEOX RoPE on a copy of x (seq, n_heads, head_dim)."},
+    {"gelu_tanh", py_gelu_tanh, METH_O, "gelu_tanh(x)\n--\n\nGELU (tanh approximation) of a float32 array."},
+    {"gelu_tanh_mul", py_gelu_tanh_mul, METH_VARARGS,
+     "gelu_tanh_mul(gate, up)\n--\n\ngelu_tanh(gate) * up for float32 arrays of one shape."},
+    {"softmax", py_softmax, METH_O, "softmax(x)\n--\n\nSoftmax over the last axis of a float32 array."},
+    {NULL, NULL, 0, NULL},
+};
 
 int ga_py_add_kernels(PyObject *m) { return PyModule_AddFunctions(m, kernels_methods); }

@@ -1,0 +1,124 @@
+/* ga_matvec.c - y = W x on block-format weights: activation format per weight type,
+ * the row loop, and the choice between the portable and the AVX2 dot products. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ga_blocks.h"
+#include "ga_cpu.h"
+#include "ga_matvec.h"
+#include "ga_quants.h"
+#include "ga_types.h"
+#include "ga_vecdot.h"
+
+int ga_matvec_act_type(int wtype) {
+    switch (wtype) {
+    case GA_TYPE_Q4_0: case GA_TYPE_Q4_1: case GA_TYPE_Q5_0: case GA_TYPE_Q5_1: case GA_TYPE_Q8_0:
+        return GA_TYPE_Q8_0;
+    case GA_TYPE_Q2_K: case GA_TYPE_Q3_K: case GA_TYPE_Q4_K: case GA_TYPE_Q5_K: case GA_TYPE_Q6_K:
+        return GA_TYPE_Q8_K;
+    case GA_TYPE_F32: case GA_TYPE_F16: case GA_TYPE_BF16:
+        return GA_TYPE_F32;
+    default:
+        return -1;
+    }
+}
+
+size_t ga_matvec_act_size(int wtype, int64_t n) {
+    const int at = ga_matvec_act_type(wtype);
+    if (at < 0 || n < 0) return 0;
+    const ga_type_info *t = ga_type_get(at);
+    return (size_t)(n / t->block_size) * t->type_size;
+}
+
+/* The dot product for wtype in the current kernel set; NULL if unsupported. */
+static ga_vec_dot_fn vec_dot_for(int wtype) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ga_kernels_avx2()) {
+        switch (wtype) {
+        case GA_TYPE_Q4_0: return ga_vec_dot_q4_0_q8_0_avx2;
+        case GA_TYPE_Q4_1: return ga_vec_dot_q4_1_q8_0_avx2;
+        case GA_TYPE_Q5_0: return ga_vec_dot_q5_0_q8_0_avx2;
+        case GA_TYPE_Q5_1: return ga_vec_dot_q5_1_q8_0_avx2;
+        case GA_TYPE_Q8_0: return ga_vec_dot_q8_0_q8_0_avx2;
+        case GA_TYPE_Q2_K: return ga_vec_dot_q2_K_q8_K_ref; /* no AVX2 twin yet */
+        case GA_TYPE_Q3_K: return ga_vec_dot_q3_K_q8_K_ref; /* no AVX2 twin yet */
+        case GA_TYPE_Q4_K: return ga_vec_dot_q4_K_q8_K_avx2;
+        case GA_TYPE_Q5_K: return ga_vec_dot_q5_K_q8_K_avx2;
+        case GA_TYPE_Q6_K: return ga_vec_dot_q6_K_q8_K_avx2;
+        case GA_TYPE_F32: return ga_vec_dot_f32_f32_avx2;
+        case GA_TYPE_F16: return ga_vec_dot_f16_f32_avx2;
+        case GA_TYPE_BF16: return ga_vec_dot_bf16_f32_avx2;
+        default: return NULL;
+        }
+    }
+#endif
+    switch (wtype) {
+    case GA_TYPE_Q4_0: return ga_vec_dot_q4_0_q8_0_ref;
+    case GA_TYPE_Q4_1: return ga_vec_dot_q4_1_q8_0_ref;
+    case GA_TYPE_Q5_0: return ga_vec_dot_q5_0_q8_0_ref;
+    case GA_TYPE_Q5_1: return ga_vec_dot_q5_1_q8_0_ref;
+    case GA_TYPE_Q8_0: return ga_vec_dot_q8_0_q8_0_ref;
+    case GA_TYPE_Q2_K: return ga_vec_dot_q2_K_q8_K_ref;
+    case GA_TYPE_Q3_K: return ga_vec_dot_q3_K_q8_K_ref;
+    case GA_TYPE_Q4_K: return ga_vec_dot_q4_K_q8_K_ref;
+    case GA_TYPE_Q5_K: return ga_vec_dot_q5_K_q8_K_ref;
+    case GA_TYPE_Q6_K: return ga_vec_dot_q6_K_q8_K_ref;
+    case GA_TYPE_F32: return ga_vec_dot_f32_f32_ref;
+    case GA_TYPE_F16: return ga_vec_dot_f16_f32_ref;
+    case GA_TYPE_BF16: return ga_vec_dot_bf16_f32_ref;
+    default: return NULL;
+    }
+}
+
+/* Checks shared by the entry points: supported type, n a positive multiple of the block. */
+static ga_status check_type_and_n(int wtype, int64_t n, ga_error *err) {
+    const ga_type_info *t = ga_type_get(wtype);
+    if (!t || ga_matvec_act_type(wtype) < 0)
+        return ga_fail(err, GA_ERR_UNSUPPORTED, "matvec does not support weight type %s (id %d)",
+                       t ? t->name : "?", wtype);
+    if (n <= 0 || n % t->block_size)
+        return ga_fail(err, GA_ERR_ARG, "row length %lld is not a positive multiple of %s's block size %lld",
+                       (long long)n, t->name, (long long)t->block_size);
+    return GA_OK;
+}
+
+ga_status ga_matvec_quantize_act(int wtype, const float *x, void *act, int64_t n, ga_error *err) {
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+    if ((uintptr_t)act % 4)
+        return ga_fail(err, GA_ERR_ARG, "activation buffer must be 4-byte aligned");
+    switch (ga_matvec_act_type(wtype)) {
+    case GA_TYPE_Q8_0: ga_quantize_row_q8_0(x, act, n); break;
+    case GA_TYPE_Q8_K: ga_quantize_row_q8_K(x, act, n); break;
+    default: memcpy(act, x, (size_t)n * sizeof(float)); break;
+    }
+    return GA_OK;
+}
+
+ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, float *y,
+                         int64_t r0, int64_t r1, ga_error *err) {
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+    if ((uintptr_t)act % 4)
+        return ga_fail(err, GA_ERR_ARG, "activation buffer must be 4-byte aligned");
+    if (r0 < 0 || r1 < r0)
+        return ga_fail(err, GA_ERR_ARG, "bad row range [%lld, %lld)", (long long)r0, (long long)r1);
+    const ga_type_info *t = ga_type_get(wtype);
+    const size_t row_bytes = (size_t)(n / t->block_size) * t->type_size;
+    const ga_vec_dot_fn dot = vec_dot_for(wtype);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r0 * row_bytes;
+    for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot(n, row, act);
+    return GA_OK;
+}
+
+ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,
+                    ga_error *err) {
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+    void *act = malloc(ga_matvec_act_size(wtype, n));
+    if (!act) return ga_fail(err, GA_ERR_NOMEM, "no memory for a %lld-element activation", (long long)n);
+    st = ga_matvec_quantize_act(wtype, x, act, n, err);
+    if (st == GA_OK) st = ga_matvec_rows(wtype, w, n, act, y, 0, rows, err);
+    free(act);
+    return st;
+}

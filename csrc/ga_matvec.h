@@ -1,0 +1,38 @@
+/* ga_matvec.h - matrix-vector product on block-format weights: y = W x.
+ *
+ * W is rows x n (NumPy order; GGUF ne[0] = n), each row a run of blocks of
+ * wtype; row stride = n / block_size * type_size bytes.  x is first quantized
+ * once to the activation format of the weight's dot product (as llama.cpp
+ * does), then every row is an exact integer dot product per block followed by
+ * float scaling.  Weight bytes may sit at any address (f16 scales are read
+ * with memcpy); activation buffers must be 4-byte aligned (malloc'd).
+ *
+ * Activation formats:
+ *   Q4_0 Q4_1 Q5_0 Q5_1 Q8_0   -> Q8_0 (the _1 types get sum(x) per block as d * sum(qs),
+ *                                 computed in the dot product, kept exact in f32)
+ *   Q2_K Q3_K Q4_K Q5_K Q6_K   -> Q8_K (carries bsums per 16 for the min terms)
+ *   F32 F16 BF16               -> F32 (a plain copy of x)
+ */
+#ifndef GA_MATVEC_H
+#define GA_MATVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ga_common.h"
+
+/* The activation format a weight type's dot product consumes, -1 if unsupported. */
+int ga_matvec_act_type(int wtype);
+/* Bytes needed to hold a quantized activation vector of n elements for wtype (0 if unsupported). */
+size_t ga_matvec_act_size(int wtype, int64_t n);
+/* Quantize x[n] once into act (act_size bytes), reusable for every matrix of the same wtype family. */
+ga_status ga_matvec_quantize_act(int wtype, const float *x, void *act, int64_t n, ga_error *err);
+/* y[r] = dot(W row r, x) for r in [r0, r1); y is indexed by absolute row (y[r]).
+ * act from ga_matvec_quantize_act.  No allocation: callers split rows across threads. */
+ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, float *y,
+                         int64_t r0, int64_t r1, ga_error *err);
+/* Convenience: quantize x then all rows (allocates a temporary act buffer). */
+ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,
+                    ga_error *err);
+
+#endif

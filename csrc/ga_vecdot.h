@@ -1,0 +1,62 @@
+/* ga_vecdot.h - one row dot products: weight row (n elements of a block type)
+ * times an activation vector already in that type's activation format
+ * (ga_matvec.h).  Internal to ga_matvec.c; tests reach them through it.
+ *
+ * Each *_ref is the portable definition: exact integer sums per block, then
+ * float scaling in the order of ggml's generic vec_dot_*.  The *_avx2 twins
+ * (ga_vecdot_avx2.c) compute the same integer sums and differ only in float
+ * summation order.
+ */
+#ifndef GA_VECDOT_H
+#define GA_VECDOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Address of field f of the block of type T that starts at byte pointer b.
+ * Weight blocks are read through byte pointers because a row need not be
+ * aligned to its struct's alignment; 16-bit fields are loaded with memcpy. */
+#define GA_FIELD(T, b, f) ((b) + offsetof(T, f))
+static inline uint16_t ga_load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/* n elements; w: one weight row (any alignment); act: 4-byte aligned. */
+typedef float (*ga_vec_dot_fn)(int64_t n, const void *w, const void *act);
+
+float ga_vec_dot_q4_0_q8_0_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q4_1_q8_0_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_0_q8_0_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_1_q8_0_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q8_0_q8_0_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q2_K_q8_K_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q3_K_q8_K_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q4_K_q8_K_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_K_q8_K_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q6_K_q8_K_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_f32_f32_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_f16_f32_ref(int64_t n, const void *w, const void *act);
+float ga_vec_dot_bf16_f32_ref(int64_t n, const void *w, const void *act);
+
+float ga_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q4_1_q8_0_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_1_q8_0_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *act);
+float ga_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *act);
+
+/* Q4_K/Q5_K: unpack the 12 packed bytes into 8 6-bit scales and 8 6-bit mins. */
+static inline void ga_unpack_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = packed[j] & 63;
+        mn[j] = packed[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((packed[j + 8] & 0xF) | ((packed[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((packed[j + 8] >> 4) | ((packed[j + 4] >> 6) << 4));
+    }
+}
+
+#endif
