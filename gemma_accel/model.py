@@ -113,6 +113,7 @@ class Model:
         if backend != "cpu":
             raise Error(f"backend {backend!r} is not available in this build yet; use backend='cpu'")
         t0 = time.perf_counter()
+        self._core = self._file = None
         self.path = Path(path)
         self.backend = backend
         self._lock = threading.Lock()
@@ -170,7 +171,8 @@ class Model:
 
     def __repr__(self):
         state = "closed" if self._core is None else f"n_ctx={self.n_ctx}"
-        return f"<gemma_accel.Model {self.path.name} {self.hparams['arch_name']} {state}>"
+        arch = getattr(self, "hparams", {}).get("arch_name", "?")
+        return f"<gemma_accel.Model {self.path.name} {arch} {state}>"
 
     def reset(self):
         """Forget the KV cache (the next call starts from an empty context)."""
