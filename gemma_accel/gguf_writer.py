@@ -76,9 +76,10 @@ def _int_type(lo: int, hi: int) -> str:
 def _infer(value):
     if isinstance(value, (bool, np.bool_)):
         return "BOOL"
-    if isinstance(value, (np.generic, np.ndarray)) and value.dtype in _DTYPE_VTYPES:
-        scalar = _DTYPE_VTYPES[value.dtype.newbyteorder("<") if value.dtype.byteorder == ">" else value.dtype]
-        return ("ARRAY", scalar) if isinstance(value, np.ndarray) else scalar
+    if isinstance(value, (np.generic, np.ndarray)):
+        scalar = _DTYPE_VTYPES.get(value.dtype.newbyteorder("<"))  # any byte order
+        if scalar is not None:
+            return ("ARRAY", scalar) if isinstance(value, np.ndarray) else scalar
     if isinstance(value, int):
         return _int_type(value, value)
     if isinstance(value, float):
