@@ -157,8 +157,14 @@ static PyObject *tensor_list(const uint8_t *data, const ga_gguf *g) {
         const ga_gguf_tensor *t = &g->tensors[i];
         PyObject *shape = PyTuple_New(t->n_dims);
         if (!shape) goto fail;
-        for (uint32_t j = 0; j < t->n_dims; j++)
-            PyTuple_SET_ITEM(shape, j, PyLong_FromUnsignedLongLong(t->ne[t->n_dims - 1 - j]));
+        for (uint32_t j = 0; j < t->n_dims; j++) {
+            PyObject *dim = PyLong_FromUnsignedLongLong(t->ne[t->n_dims - 1 - j]);
+            if (!dim) {
+                Py_DECREF(shape);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(shape, j, dim);
+        }
         PyObject *item = Py_BuildValue("(s#NIKK)", (const char *)data + t->name_off,
                                        (Py_ssize_t)t->name_len, shape, t->type,
                                        (unsigned long long)(g->data_offset + t->offset),
@@ -223,8 +229,11 @@ static PyObject *py_type_table(PyObject *self, PyObject *noargs) {
 static PyObject *py_gguf_value_types(PyObject *self, PyObject *noargs) {
     (void)self; (void)noargs;
     PyObject *names = PyTuple_New(GA_GGUF_VTYPE_COUNT);
-    for (int i = 0; names && i < GA_GGUF_VTYPE_COUNT; i++)
-        PyTuple_SET_ITEM(names, i, PyUnicode_FromString(ga_gguf_vtype_name(i)));
+    for (int i = 0; names && i < GA_GGUF_VTYPE_COUNT; i++) {
+        PyObject *name = PyUnicode_FromString(ga_gguf_vtype_name(i));
+        if (!name) Py_CLEAR(names);
+        else PyTuple_SET_ITEM(names, i, name);
+    }
     return names;
 }
 
