@@ -30,11 +30,21 @@ AVX2 static inline void store_i8x16_scaled(float *dst, __m128i v, __m256 d) {
     _mm256_storeu_ps(dst + 8, _mm256_mul_ps(i8x8_to_ps(_mm_unpackhi_epi64(v, v)), d));
 }
 
+/* F16C sets the quiet bit of signalling NaNs where NumPy and the portable path
+ * keep the payload, so any group of 8 holding an inf/NaN goes the scalar way. */
 AVX2 void ga_dequant_f16_avx2(const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
+    const __m128i exp_mask = _mm_set1_epi16(0x7c00);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128((const __m128i *)(p + 2 * i));
+        const __m128i special = _mm_cmpeq_epi16(_mm_and_si128(h, exp_mask), exp_mask);
+        if (_mm_movemask_epi8(special)) {
+            for (int j = 0; j < 8; j++) dst[i + j] = ga_fp16_to_fp32(ga_load_u16(p + 2 * (i + j)));
+        } else {
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+        }
+    }
     for (; i < n; i++) dst[i] = ga_fp16_to_fp32(ga_load_u16(p + 2 * i));
 }
 
