@@ -128,6 +128,19 @@ def edge_case_rows(rng, n):
     return np.stack(rows).astype(np.float32)
 
 
+def assert_same_bits(got, want, what=""):
+    """Bit-for-bit float32 equality (so -0.0 != 0.0 and NaN payloads count),
+    reported by count and first index; much faster than assert_array_equal."""
+    got_bits = np.ascontiguousarray(got, np.float32).view(np.uint32)
+    want_bits = np.ascontiguousarray(want, np.float32).view(np.uint32)
+    assert got_bits.shape == want_bits.shape, f"{what}: shape {got.shape} != {want.shape}"
+    if not np.array_equal(got_bits, want_bits):
+        bad = np.argwhere(got_bits != want_bits)
+        i = tuple(bad[0])
+        raise AssertionError(f"{what}: {len(bad)} of {got.size} values differ, first at {i}: "
+                             f"got {got[i]!r}, want {want[i]!r}")
+
+
 def rmse(a, b):
     return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
 
@@ -174,7 +187,7 @@ def test_dequantize_random_blocks_match_gguf(kernel_set, name):
     else:
         want = gguf_dequantize(data, name)
     assert got.dtype == np.float32 and got.shape == (n,)
-    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert_same_bits(got, want, name)
 
 
 @pytest.mark.parametrize("name", list(F16_FIELDS))
@@ -184,7 +197,7 @@ def test_dequantize_raw_random_bytes_match_gguf(kernel_set, name):
     block, size = GGML_QUANT_SIZES[gguf_type(name)]
     data = rng.integers(0, 256, size=64 * size, dtype=np.uint8)
     got = bf.dequantize(data, name, 64 * block)
-    np.testing.assert_array_equal(got, gguf_dequantize(data, name))
+    assert_same_bits(got, gguf_dequantize(data, name), name)
 
 
 def test_dequantize_every_f16_pattern(kernel_set):
@@ -224,7 +237,7 @@ def test_avx2_twins_equal_portable(restore_kernel_set):
         want = bf.dequantize(data, name, n)
         _core.set_kernel_set("avx2")
         got = bf.dequantize(data, name, n)
-        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=name)
+        assert_same_bits(got, want, name)
 
 
 # ---- dequantization of the real model files -------------------------------------------
@@ -313,7 +326,7 @@ def check_every_tensor(path):
             for ks in KERNEL_SETS:
                 _core.set_kernel_set(ks)
                 got = bf.dequantize(part, name, (part.shape[0], shape[-1]))
-                np.testing.assert_array_equal(got, want, err_msg=f"{tensor_name} ({name}, {ks})")
+                assert_same_bits(got, want, f"{tensor_name} ({name}, {ks})")
     return types_seen
 
 
