@@ -240,6 +240,20 @@ def test_avx2_twins_equal_portable(restore_kernel_set):
         assert_same_bits(got, want, name)
 
 
+@pytest.mark.parametrize("name", sorted(bf.DEQUANTIZABLE))
+def test_dequantize_unaligned_blocks(kernel_set, name):
+    """Blocks in a file start at any byte; odd offsets must decode the same."""
+    rng = np.random.default_rng([SEED, 8, bf.type_id(name)])
+    size = 9 * bf.type_size(name) * (8 if bf.block_size(name) == 1 else 1)
+    raw = random_blocks(rng, name, size // bf.type_size(name)).tobytes() if name in F16_FIELDS \
+        else finite_halves(rng, size // 2).tobytes()
+    n = size // bf.type_size(name) * bf.block_size(name)
+    want = bf.dequantize(raw, name, n)
+    for offset in (1, 3):
+        shifted = np.frombuffer(bytes(offset) + raw, np.uint8)[offset:]
+        assert_same_bits(bf.dequantize(shifted, name, n), want, f"{name} at offset {offset}")
+
+
 # ---- dequantization of the real model files -------------------------------------------
 
 def row_slices(n_rows):
