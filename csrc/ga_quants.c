@@ -23,14 +23,11 @@
 #endif
 
 /* Q8_0 and Q8_K come from ga_quants_q8.c, whose reference functions write
- * through block pointers: route unaligned destinations through a local block.
- * The _ref versions are used (not the activation-path dispatchers) so files
- * are byte-identical whatever the kernel set. */
+ * through block pointers; dst may be unaligned (Q8_K starts with a float), so
+ * each block is built in a local and copied out.  The _ref versions are used,
+ * not the activation-path dispatchers, so files are byte-identical whatever
+ * the kernel set. */
 static void quant_q8_0(const float *src, void *dst, int64_t n) {
-    if ((uintptr_t)dst % _Alignof(ga_block_q8_0) == 0) {
-        ga_quantize_row_q8_0_ref(src, dst, n);
-        return;
-    }
     for (int64_t i = 0; i < n / GA_QK; i++) {
         ga_block_q8_0 b;
         ga_quantize_row_q8_0_ref(src + i * GA_QK, &b, GA_QK);
@@ -39,10 +36,6 @@ static void quant_q8_0(const float *src, void *dst, int64_t n) {
 }
 
 static void quant_q8_K(const float *src, void *dst, int64_t n) {
-    if ((uintptr_t)dst % _Alignof(ga_block_q8_K) == 0) {
-        ga_quantize_row_q8_K_ref(src, dst, n);
-        return;
-    }
     for (int64_t i = 0; i < n / GA_QK_K; i++) {
         ga_block_q8_K b;
         ga_quantize_row_q8_K_ref(src + i * GA_QK_K, &b, GA_QK_K);

@@ -443,6 +443,24 @@ def test_quantize_accepts_other_float_dtypes_and_layouts():
     assert bf.quantize(np.zeros((0, 256), np.float32), "Q4_K").shape == (0, 144)
 
 
+def test_conversions_run_in_parallel_threads():
+    """The GIL is released while converting; concurrent calls give the same bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.random.default_rng([SEED, 9]).standard_normal((64, 1024)).astype(np.float32)
+    want_q = bf.quantize(x, "Q4_K")
+    want_y = bf.dequantize(want_q, "Q4_K", x.shape)
+
+    def work(_):
+        q = bf.quantize(x, "Q4_K")
+        return q, bf.dequantize(q, "Q4_K", x.shape)
+
+    with ThreadPoolExecutor(4) as pool:
+        for q, y in pool.map(work, range(8)):
+            np.testing.assert_array_equal(q, want_q)
+            assert_same_bits(y, want_y, "threaded Q4_K")
+
+
 # ---- buffers -------------------------------------------------------------------------
 
 def test_dequantize_accepts_any_buffer(tmp_path):
