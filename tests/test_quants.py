@@ -7,9 +7,16 @@ Oracles:
     through ctypes) for quantizing Q4_K, Q5_K, Q6_K, Q8_K and, again, the
     legacy types.  Skipped when llama_cpp is not installed.
 
-Result: every type we quantize is byte-identical to both oracles on the data
-below; no type differs.  Caveat (by design, not tested): inputs holding NaN or
-inf produce blocks that are unspecified garbage in every implementation.
+Result: every type we quantize is byte-identical to every oracle it has on
+the data below (Q4_K/Q5_K/Q6_K/Q8_K: ggml only, gguf-py has no quantizer for
+them); no type differs.  ggml's libggml-base is built without FMA, as our C is
+(-std=c11 disables contraction), which is why the K-quant scale searches agree
+to the bit.  Caveat (by design, not tested): inputs holding NaN or inf give
+unspecified blocks in every implementation.
+
+Real files: every tensor of both bundled GGUFs is compared; tensors with more
+than FILE_FULL_ROWS_MAX rows (Gemma's 262144-row token_embd) are compared on
+3 x FILE_ROW_SAMPLE rows to stay within a few seconds.
 
 Both kernel sets are checked where the CPU has AVX2; the AVX2 twins must equal
 the portable code bit for bit.
