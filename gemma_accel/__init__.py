@@ -14,11 +14,11 @@ from .model_paths import default_model_path, smollm2_model_path
 from .gguf_file import GGUFFile
 from .gguf_writer import GGUFWriter
 from .safetensors_file import SafetensorsFile, HFCheckpoint
-from . import kernels
+from . import block_formats, kernels
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "Error", "ModelFormatError", "__version__", "info", "default_model_path",
-    "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
+    "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels", "block_formats",
 ]
