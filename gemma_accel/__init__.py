@@ -14,7 +14,7 @@ from .model_paths import default_model_path, smollm2_model_path
 from .gguf_file import GGUFFile
 from .gguf_writer import GGUFWriter
 from .safetensors_file import SafetensorsFile, HFCheckpoint
-from . import kernels
+from . import block_formats, kernels
 from .model import Completion, CompletionStream, Model, load
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -22,5 +22,5 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "Error", "ModelFormatError", "__version__", "info", "default_model_path",
     "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
-    "load", "Model", "Completion", "CompletionStream",
+    "block_formats", "load", "Model", "Completion", "CompletionStream",
 ]

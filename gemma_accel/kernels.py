@@ -9,16 +9,12 @@ Every function runs in C (AVX2 when the CPU has it, else portable; see
     >>> kernels.softmax(np.array([0.0, 0.0], np.float32)).tolist()
     [0.5, 0.5]
 """
-try:
-    from .block_formats import quantize, dequantize  # noqa: F401
-except ImportError:  # block_formats lands in a parallel branch
-    pass
-
 import numpy as np
 
 from . import _core
+from .block_formats import dequantize, quantize
 
-__all__ = ["matvec", "rmsnorm", "rope", "gelu_tanh", "gelu_tanh_mul", "softmax"]
+__all__ = ["quantize", "dequantize", "matvec", "rmsnorm", "rope", "gelu_tanh", "gelu_tanh_mul", "softmax"]
 
 
 def _as_f32(x, name):
