@@ -55,7 +55,10 @@ def test_tiny_model_matches_transformers(kind, dtype, tmp_path):
         model = model.to(torch.bfloat16)
     model.save_pretrained(tmp_path)
     ids = np.random.RandomState(7).randint(0, COMMON["vocab_size"], size=SEQ).tolist()
-    ref = reference_logits(model.float(), ids)
+    # the reference reloads the saved folder in float32: the same (possibly bf16-rounded)
+    # weights, with transformers' own buffers (RoPE frequencies) computed in float32
+    reference = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    ref = reference_logits(reference, ids)
     with gemma_accel.load(tmp_path, n_threads=2) as ours:
         got = ours.logits(ids)
         last = ours.logits(ids, last_n=5)
