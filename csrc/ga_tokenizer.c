@@ -204,7 +204,7 @@ ga_status ga_tokenizer_encode(const ga_tokenizer *t, const char *text, size_t le
         }
         if ((st = ga_ids_push(&ids, t->eos_id)) != GA_OK) goto nomem;
     }
-    if (out && cap > 0) memcpy(out, ids.v, (size_t)(ids.n < cap ? ids.n : cap) * sizeof *out);
+    if (out && cap > 0 && ids.n > 0) memcpy(out, ids.v, (size_t)(ids.n < cap ? ids.n : cap) * sizeof *out);
     *n_out = ids.n;
     goto done;
 nomem:
