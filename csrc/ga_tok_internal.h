@@ -24,10 +24,10 @@ typedef struct {
 } ga_strmap;
 
 uint64_t ga_tok_hash(const char *s, size_t len);
-/* Indexes keys 0..n-1.  A duplicate key stops the build with GA_ERR_FORMAT
- * and sets *dup_first / *dup_second to the two ids. */
+/* Indexes keys 0..n-1.  A duplicate key keeps the first id when keep_first,
+ * else stops the build with GA_ERR_FORMAT and sets *dup_first / *dup_second. */
 ga_status ga_strmap_build(ga_strmap *m, const char *blob, const uint64_t *offs, int64_t n,
-                          int32_t *dup_first, int32_t *dup_second);
+                          int keep_first, int32_t *dup_first, int32_t *dup_second);
 int32_t ga_strmap_find(const ga_strmap *m, const char *s, size_t len);
 void ga_strmap_free(ga_strmap *m);
 
@@ -91,7 +91,11 @@ struct ga_tokenizer {
     int64_t n_merges;
     ga_strmap merges;     /* "left right" -> rank */
     int32_t byte_to_cpt[256]; /* GPT-2 bytes_to_unicode */
+    int16_t cpt_to_byte[512]; /* its inverse (all mapped code points are < 512), -1 none */
 };
+
+/* 1 letter, 2 number, 0 other (ga_tok_unicode.c, generated). */
+int ga_tok_cpt_class(uint32_t cpt);
 
 static inline const char *ga_tok_text(const ga_tokenizer *t, int32_t id, size_t *len) {
     *len = (size_t)(t->offs[id + 1] - t->offs[id]);
@@ -110,6 +114,8 @@ ga_status ga_tok_spm_encode(const ga_tokenizer *t, const char *text, int64_t len
 ga_status ga_tok_bpe_encode(const ga_tokenizer *t, const char *text, int64_t len, ga_ids *out,
                             ga_error *err);
 ga_status ga_tok_bpe_init(ga_tokenizer *t, const ga_tokenizer_params *p, ga_error *err);
+/* Bytes of a NORMAL byte-level piece (llama_decode_text); writes at most cap, returns the length. */
+size_t ga_tok_bpe_piece(const ga_tokenizer *t, const char *s, size_t len, char *buf, size_t cap);
 
 /* Length in bytes of the UTF-8 sequence that lead byte c starts (1 for
  * continuation or invalid bytes, 4 for F8..FF), as llama.cpp's unicode_len_utf8. */

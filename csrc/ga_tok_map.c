@@ -25,7 +25,7 @@ static int key_equal(const ga_strmap *m, int32_t id, const char *s, size_t len) 
 }
 
 ga_status ga_strmap_build(ga_strmap *m, const char *blob, const uint64_t *offs, int64_t n,
-                          int32_t *dup_first, int32_t *dup_second) {
+                          int keep_first, int32_t *dup_first, int32_t *dup_second) {
     uint64_t size = 16;
     while (size < (uint64_t)n * 2) size <<= 1;
     m->blob = blob;
@@ -47,6 +47,7 @@ ga_status ga_strmap_build(ga_strmap *m, const char *blob, const uint64_t *offs, 
                 break;
             }
             if (sl->h == tag && key_equal(m, sl->id, s, len)) {
+                if (keep_first) break;
                 *dup_first = sl->id;
                 *dup_second = (int32_t)id;
                 return GA_ERR_FORMAT;

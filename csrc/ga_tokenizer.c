@@ -87,7 +87,7 @@ static ga_status build(ga_tokenizer *t, const ga_tokenizer_params *p, ga_error *
     }
 
     int32_t d1 = -1, d2 = -1;
-    st = ga_strmap_build(&t->pieces, t->blob, t->offs, p->n_vocab, &d1, &d2);
+    st = ga_strmap_build(&t->pieces, t->blob, t->offs, p->n_vocab, 0, &d1, &d2);
     if (st == GA_ERR_NOMEM) return ga_fail(err, st, "out of memory indexing the vocabulary");
     if (st != GA_OK) {
         size_t len;
@@ -235,9 +235,6 @@ static unsigned char byte_of_token(const char *s, size_t len) {
     return (unsigned char)v;
 }
 
-/* Writes the piece into buf when it fits (cap bytes) and returns its length. */
-static size_t bpe_piece(const ga_tokenizer *t, const char *s, size_t len, char *buf, size_t cap);
-
 static size_t piece_bytes(const ga_tokenizer *t, int32_t id, int special, char *buf, size_t cap) {
     size_t len;
     const char *s = ga_tok_text(t, id, &len);
@@ -253,7 +250,7 @@ static size_t piece_bytes(const ga_tokenizer *t, int32_t id, int special, char *
         if (cap >= 1) buf[0] = (char)byte_of_token(s, len);
         return 1;
     case GA_TOK_NORMAL:
-        if (t->model == GA_TOK_MODEL_BPE) return bpe_piece(t, s, len, buf, cap);
+        if (t->model == GA_TOK_MODEL_BPE) return ga_tok_bpe_piece(t, s, len, buf, cap);
         {
             /* U+2581 -> ' ' */
             size_t n = 0;
@@ -273,38 +270,6 @@ static size_t piece_bytes(const ga_tokenizer *t, int32_t id, int special, char *
     default: /* UNDEFINED, UNUSED */
         return 0;
     }
-}
-
-/* Inverse of GPT-2's bytes_to_unicode: each code point of a byte-level
- * piece stands for one byte.  llama.cpp writes "[UNK_BYTE_0x..]" for a code
- * point outside the map; we write the code point's own UTF-8 bytes. */
-static size_t bpe_piece(const ga_tokenizer *t, const char *s, size_t len, char *buf, size_t cap) {
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        int l = ga_utf8_len(c);
-        if ((size_t)l > len - i) l = (int)(len - i);
-        uint32_t cpt = c;
-        if (l == 2) cpt = ((c & 0x1Fu) << 6) | ((unsigned char)s[i + 1] & 0x3Fu);
-        else if (l == 3) cpt = ((c & 0x0Fu) << 12) | (((unsigned char)s[i + 1] & 0x3Fu) << 6) |
-                                ((unsigned char)s[i + 2] & 0x3Fu);
-        int byte = -1;
-        if (l <= 3)
-            for (int b = 0; b < 256; b++)
-                if ((uint32_t)t->byte_to_cpt[b] == cpt) {
-                    byte = b;
-                    break;
-                }
-        if (byte >= 0) {
-            if (n < cap) buf[n] = (char)byte;
-            n++;
-        } else {
-            for (int j = 0; j < l; j++, n++)
-                if (n < cap) buf[n] = s[i + j];
-        }
-        i += (size_t)l;
-    }
-    return n;
 }
 
 ga_status ga_tokenizer_token_to_piece(const ga_tokenizer *t, int32_t id, int special, char *buf,

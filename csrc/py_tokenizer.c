@@ -74,11 +74,10 @@ static int parse_model(const char *model, const char *pre, ga_tokenizer_params *
     }
     if (strcmp(model, "gpt2") == 0) {
         p->model = GA_TOK_MODEL_BPE;
-        if (strcmp(pre, "smollm") == 0 || strcmp(pre, "starcoder") == 0 || strcmp(pre, "refact") == 0)
+        /* only pre-tokenizers whose decode needs no clean-up of spaces */
+        if (strcmp(pre, "smollm") == 0) {
             p->pre = GA_TOK_PRE_SMOLLM;
-        else if (strcmp(pre, "gpt-2") == 0 || strcmp(pre, "default") == 0 || strcmp(pre, "gpt2") == 0)
-            p->pre = GA_TOK_PRE_GPT2;
-        else {
+        } else {
             PyErr_Format(ga_py_Error, "tokenizer pre-tokenizer '%s' for model 'gpt2' not supported yet", pre);
             return -1;
         }

@@ -356,3 +356,71 @@ def test_tiny_spm_vocabulary_defaults():
     assert tok.decode([1, 8]) == " ab"  # ... but only the first (llama_detokenize, remove_special=False)
     assert tok.encode("a\u00e9", add_bos=False) == [6, 9 + 0xC3, 9 + 0xA9]
     assert tok.eog_ids == {2}
+
+
+# ---- SmolLM2 (llama architecture, GPT-2 byte-level BPE, pre-tokenizer "smollm") ----
+
+def test_smollm2_metadata_is_bpe(smol_meta, smol_tok):
+    assert smol_meta["tokenizer.ggml.model"] == "gpt2"
+    assert smol_meta["tokenizer.ggml.pre"] == "smollm"
+    assert smol_tok.n_vocab == 49152
+    assert smol_tok.encode("Hello", add_bos=True) == smol_tok.encode("Hello", add_bos=False)  # add_bos_token false
+
+
+def test_smollm2_corpus_matches_llama_cpp(smol_tok, smol_ref):
+    bad = mismatches(smol_tok, smol_ref, CORPUS, ALL_FLAGS)
+    assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
+
+
+def test_smollm2_invalid_utf8_matches_llama_cpp(smol_tok, smol_ref):
+    bad = mismatches(smol_tok, smol_ref, INVALID_UTF8, ALL_FLAGS)
+    assert not bad, bad
+    for b in INVALID_UTF8:  # llama.cpp's BPE turns each invalid byte into U+FFFD
+        ids = smol_tok.encode(b, add_bos=False)
+        assert smol_tok.decode_bytes(ids) == smol_ref.detokenize(ids, False)
+        assert smol_tok.decode(ids) == smol_tok.decode_bytes(ids).decode("utf-8"), b  # valid UTF-8
+
+
+def test_smollm2_round_trip_and_decode(smol_tok, smol_ref):
+    for s in CORPUS:
+        for special in (False, True):
+            ids = smol_tok.encode(s, add_bos=False, special=special)
+            back = smol_tok.decode_bytes(ids, special)
+            assert back == smol_ref.detokenize(ids, special), s
+            if special or not any(t in s for t in ("<|", "<repo", "<file", "<fim", "<gh", "<issue", "<jupyter",
+                                                    "<empty_output>", "<commit", "<reponame>", "<filename>")):
+                assert back == s.encode(), (s, special)
+
+
+def test_smollm2_token_to_piece_matches_llama_cpp(smol_tok, smol_ref):
+    for i in range(smol_tok.n_vocab):
+        for special in (False, True):
+            assert smol_tok.token_to_piece(i, special) == smol_ref.piece(i, special), (i, special)
+
+
+def test_smollm2_eog_matches_llama_cpp(smol_tok, smol_ref):
+    lib = smol_ref.lib
+    ref_eog = {i for i in range(smol_tok.n_vocab) if lib.llama_vocab_is_eog(smol_ref.vocab, i)}
+    assert smol_tok.eog_ids == ref_eog
+    assert smol_tok.bos_id == lib.llama_vocab_bos(smol_ref.vocab) == 1
+    assert smol_tok.eos_id == lib.llama_vocab_eos(smol_ref.vocab) == 2
+
+
+def test_smollm2_one_megabyte(smol_tok, smol_ref):
+    text = one_megabyte()
+    t0 = time.perf_counter()
+    ids = smol_tok.encode(text, special=True)
+    assert time.perf_counter() - t0 < 5.0
+    assert ids == smol_ref.tokenize(text.encode(), True, True)
+
+
+def test_smollm2_chat_markers(smol_tok):
+    ids = smol_tok.encode("<|im_start|>user\nHi<|im_end|>", special=True)
+    assert ids[0] == 1 and ids[-1] == 2
+    assert smol_tok.is_eog(2)
+
+
+def test_bpe_other_pre_tokenizers_raise():
+    with pytest.raises(gemma_accel.Error, match="'gpt-2'"):
+        Tokenizer.from_gguf_metadata({"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-2",
+                                      "tokenizer.ggml.tokens": ["a"], "tokenizer.ggml.merges": []})
