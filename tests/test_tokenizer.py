@@ -424,3 +424,14 @@ def test_bpe_other_pre_tokenizers_raise():
     with pytest.raises(gemma_accel.Error, match="'gpt-2'"):
         Tokenizer.from_gguf_metadata({"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-2",
                                       "tokenizer.ggml.tokens": ["a"], "tokenizer.ggml.merges": []})
+
+
+def test_smollm2_round_trip_without_reference(smol_tok):
+    """Runs under the sanitizers too (no llama.cpp needed)."""
+    for s in CORPUS:
+        ids = smol_tok.encode(s, add_bos=False, special=True)
+        assert smol_tok.decode_bytes(ids, special=True) == s.encode(), s
+    for b in INVALID_UTF8:
+        smol_tok.decode(smol_tok.encode(b, special=True), special=True)
+    text = one_megabyte()
+    assert smol_tok.decode(smol_tok.encode(text, special=True), special=True) == text
