@@ -31,5 +31,6 @@ int ga_py_add_gguf(PyObject *m);
 int ga_py_add_safetensors(PyObject *m);
 int ga_py_add_quants(PyObject *m);
 int ga_py_add_kernels(PyObject *m);
+int ga_py_add_tokenizer(PyObject *m);
 
 #endif
