@@ -31,10 +31,7 @@ int ga_py_add_gguf(PyObject *m);
 int ga_py_add_safetensors(PyObject *m);
 int ga_py_add_quants(PyObject *m);
 int ga_py_add_kernels(PyObject *m);
-<<<<<<< HEAD
-int ga_py_add_model(PyObject *m);
-=======
 int ga_py_add_tokenizer(PyObject *m);
->>>>>>> main
+int ga_py_add_model(PyObject *m);
 
 #endif
