@@ -11,6 +11,7 @@
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_ops.h"
+#include "ga_quants.h"
 
 #define ROW_BLOCK 16 /* weight rows kept hot while all tokens of a chunk pass */
 
@@ -34,9 +35,19 @@ static void quantize_task(void *p, int ith, int nth) {
         done[fam] = 1;
         int64_t b, e;
         ga_split(t->T, ith, nth, &b, &e);
-        for (int64_t tok = b; tok < e; tok++)
-            ga_matvec_quantize_act(t->w[i]->type, t->x + tok * t->w[i]->cols,
-                                   m->act[fam] + tok * m->act_stride[fam], t->w[i]->cols, NULL);
+        const int64_t cols = t->w[i]->cols;
+        for (int64_t tok = b; tok < e; tok++) {
+            const float *x = t->x + tok * cols;
+            uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
+            ga_matvec_quantize_act(t->w[i]->type, x, act, cols, NULL);
+            if (!m->act_res[fam]) continue;
+            /* residual = x - dequant(act), quantized in its own blocks: int8 + int8
+             * carries ~15 bits of each activation instead of ~8 */
+            float *r = m->row_scratch + (int64_t)ith * m->max_cols;
+            ga_dequantize(ga_matvec_act_type(t->w[i]->type), act, r, cols, NULL);
+            for (int64_t j = 0; j < cols; j++) r[j] = x[j] - r[j];
+            ga_matvec_quantize_act(t->w[i]->type, r, m->act_res[fam] + tok * m->act_stride[fam], cols, NULL);
+        }
     }
 }
 
@@ -57,9 +68,16 @@ static void rows_task(void *p, int ith, int nth) {
         int fam = ga_act_family(w->type);
         for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
             int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
-            for (int tok = 0; tok < t->T; tok++)
-                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam],
-                               t->y[i] + tok * t->y_stride[i], rb, re, NULL);
+            for (int tok = 0; tok < t->T; tok++) {
+                float *y = t->y[i] + tok * t->y_stride[i];
+                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam], y, rb, re,
+                               NULL);
+                if (!m->act_res[fam]) continue;
+                float *y2 = m->row_out + (int64_t)ith * m->max_rows; /* rows rb..re are still in L1 */
+                ga_matvec_rows(w->type, w->data, w->cols, m->act_res[fam] + tok * m->act_stride[fam], y2, rb,
+                               re, NULL);
+                for (int64_t r = rb; r < re; r++) y[r] += y2[r];
+            }
         }
     }
 }

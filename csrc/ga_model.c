@@ -85,11 +85,13 @@ static void *alloc_floats(ga_model *m, int64_t n) {
 }
 
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,
-                       int n_threads, ga_model **out, ga_error *err) {
+                       int n_threads, int act_bits, ga_model **out, ga_error *err) {
     ga_status st;
     if ((st = check_hparams(hp, err)) || (st = check_weights(hp, w, err))) return st;
     if (n_ctx < 1 || n_batch < 1)
         return ga_fail(err, GA_ERR_ARG, "n_ctx and n_batch must be positive");
+    if (act_bits != 8 && act_bits != 16)
+        return ga_fail(err, GA_ERR_ARG, "act_bits must be 8 or 16, got %d", act_bits);
     if (n_batch > n_ctx) n_batch = n_ctx;
     ga_model *m = calloc(1, sizeof *m);
     if (!m) return ga_fail(err, GA_ERR_NOMEM, "out of memory");
@@ -132,6 +134,8 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         all[n_all++] = &L->down;
     }
     for (int i = 0; i < n_all; i++) {
+        if (all[i]->cols > m->max_cols) m->max_cols = all[i]->cols;
+        if (all[i]->rows > m->max_rows) m->max_rows = all[i]->rows;
         int fam = ga_act_family(all[i]->type);
         size_t size = ga_matvec_act_size(all[i]->type, all[i]->cols);
         size = (size + 63) & ~(size_t)63;
@@ -142,8 +146,15 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         m->act[f] = calloc((size_t)B, m->act_stride[f]);
         m->reserved += (uint64_t)B * m->act_stride[f];
         ok &= m->act[f] != NULL;
+        if (f != ACT_F32 && act_bits == 16) {
+            m->act_res[f] = calloc((size_t)B, m->act_stride[f]);
+            m->reserved += (uint64_t)B * m->act_stride[f];
+            ok &= m->act_res[f] != NULL;
+        }
     }
     if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->head_dim) != GA_OK) ok = 0;
+    ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
+    ok &= (m->row_out = alloc_floats(m, (int64_t)n_threads * m->max_rows)) != NULL;
     m->reserved += ga_attn_scratch_bytes(&m->attn);
     if (!ok) {
         ga_model_free(m);
@@ -159,8 +170,10 @@ void ga_model_free(ga_model *m) {
     for (int l = 0; l < GA_MAX_LAYERS; l++) { free(m->k_cache[l]); free(m->v_cache[l]); }
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v);
     free(m->att); free(m->o); free(m->g); free(m->u);
-    for (int f = 0; f < ACT_FAMILIES; f++) free(m->act[f]);
+    for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
+    free(m->row_out);
     ga_attn_scratch_free(&m->attn);
+    free(m->row_scratch);
     free(m);
 }
 

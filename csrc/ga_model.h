@@ -58,9 +58,14 @@ typedef struct {
 
 typedef struct ga_model ga_model;
 
-/* n_ctx: KV-cache capacity in tokens; n_batch: most tokens per eval call. */
+/* n_ctx: KV-cache capacity in tokens; n_batch: most tokens per eval call.
+ * act_bits: 8 quantizes activations to int8 per block for the integer dot
+ * products (as llama.cpp does); 16 also quantizes each block's rounding
+ * residual to int8 and adds a second dot product, carrying ~15 bits of every
+ * activation.  Gemma 3's large activation outliers make 8 measurably lossy:
+ * 16 keeps the argmax of every position of our fidelity prompts. */
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,
-                       int n_threads, ga_model **out, ga_error *err);
+                       int n_threads, int act_bits, ga_model **out, ga_error *err);
 void ga_model_free(ga_model *m);
 
 /* Runs tokens[0..n) at positions n_past.. and appends them to the KV cache.

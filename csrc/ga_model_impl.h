@@ -25,9 +25,13 @@ struct ga_model {
     int cache_len[GA_MAX_LAYERS];
     /* chunk scratch, [n_batch][width] each */
     float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
-    uint8_t *act[ACT_FAMILIES]; /* quantized activations per family */
+    uint8_t *act[ACT_FAMILIES];     /* quantized activations per family */
+    uint8_t *act_res[ACT_FAMILIES]; /* the int8 rounding residual, quantized again (precise mode) */
     size_t act_stride[ACT_FAMILIES];
     ga_attn_scratch attn;
+    float *row_scratch; /* per thread: one activation row (residual computation) */
+    int64_t max_cols, max_rows;
+    float *row_out;     /* per thread: max_rows partial outputs (residual pass) */
     uint64_t reserved;
 };
 

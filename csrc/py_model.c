@@ -245,11 +245,11 @@ static int parse_weights(ModelObject *self, PyObject *weights, const ga_hparams 
 }
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", NULL};
+    static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", NULL};
     PyObject *hp_dict, *weights;
-    int n_ctx, n_batch, n_threads;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
-                                     &weights, &n_ctx, &n_batch, &n_threads))
+    int n_ctx, n_batch, n_threads, act_bits = 16;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|i", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
+                                     &weights, &n_ctx, &n_batch, &n_threads, &act_bits))
         return -1;
     model_close(self);
     ga_hparams hp;
@@ -264,7 +264,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     ga_status st;
     ga_model *model = NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = ga_model_new(&hp, w, n_ctx, n_batch, n_threads, &model, &err);
+    st = ga_model_new(&hp, w, n_ctx, n_batch, n_threads, act_bits, &model, &err);
     Py_END_ALLOW_THREADS
     PyMem_Free(w);
     if (st) { release_views(self); ga_py_raise(st, &err, NULL); return -1; }
@@ -478,7 +478,7 @@ static PyTypeObject ModelType = {
     .tp_name = "gemma_accel._core.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads): the C forward pass.",
+    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16): the C forward pass.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Model_init,
     .tp_dealloc = (destructor)Model_dealloc,

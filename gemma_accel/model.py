@@ -103,7 +103,8 @@ def _default_n_ctx(hp: dict) -> int:
 class Model:
     """A loaded model.  Use gemma_accel.load() to make one."""
 
-    def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH):
+    def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH,
+                 act_bits=16):
         from .gguf_file import GGUFFile
         from .safetensors_file import HFCheckpoint
         from .info import default_threads
@@ -145,7 +146,10 @@ class Model:
         self.n_threads = int(n_threads or default_threads())
         if self.n_threads < 1:
             raise ValueError(f"n_threads must be >= 1, got {n_threads!r}")
-        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads)
+        if act_bits not in (8, 16):
+            raise ValueError(f"act_bits must be 8 or 16, got {act_bits!r}")
+        self.act_bits = act_bits
+        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits)
         self.n_ctx = n_ctx
         self.n_vocab = hp["n_vocab"]
         self.load_s = time.perf_counter() - t0
@@ -353,15 +357,22 @@ class Model:
         return self.generate(ids, **kwargs)
 
 
-def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None) -> Model:
-    """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M)."""
+def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16) -> Model:
+    """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M).
+
+    n_ctx: KV-cache size in tokens (default: the trained context, capped by memory).
+    n_threads: worker threads (default: the CPUs this process may use).
+    act_bits: 16 (default) carries activations into the integer dot products as
+    int8 + int8 residual, matching float references closely; 8 is plain int8 as
+    llama.cpp does: faster, but measurably less exact on Gemma 3.
+    """
     if path is None:
         from .model_paths import default_model_path
         path = default_model_path()
     path = Path(os.fspath(path))
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
-    return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads)
+    return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits)
 
 
 def _hf_tokenizer(ckpt):

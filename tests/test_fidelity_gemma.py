@@ -14,24 +14,32 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow
 
+# Measured (2026-11-22, act_bits=16): agreement 1.0000, max |dlogit| 0.012, mean KL < 1e-5.
 ARGMAX_AGREEMENT = 0.99   # fraction of positions whose top token is the same
-MAX_ABS_LOGIT_DIFF = 2.0  # largest |ours - reference| over all positions and the vocabulary
-MEAN_KL = 0.02            # mean KL(reference || ours) per position, nats
+MAX_ABS_LOGIT_DIFF = 0.1  # largest |ours - reference| over all positions and the vocabulary
+MEAN_KL = 1e-4            # mean KL(reference || ours) per position, nats
+# With act_bits=8 (plain int8 activations, as llama.cpp): measured agreement 0.939, max |dlogit| 3.2,
+# mean KL 0.006 -- Gemma 3's activation outliers make 8 bits visibly lossy; this bound documents it.
+ARGMAX_AGREEMENT_INT8 = 0.90
 GREEDY_TOKENS = 32
 
 PROMPTS = [
     "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
     "combined movable metal type, oil-based ink and a wooden press adapted from wine making. Within "
-    "fifty years presses had spread to more than two hundred cities across Europe, and",
+    "fifty years presses had spread to more than two hundred cities across Europe. Books that had "
+    "once taken a scribe a year to copy could now be produced by the hundreds in a few weeks, and "
+    "the price of a bible fell to a fraction of what it had been. Scholars, merchants and",
     "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number using iteration.\"\"\"\n    a, b = 0, 1\n"
     "    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n\ndef is_prime(n):\n"
     "    \"\"\"Return True if n is a prime number.\"\"\"\n",
     "Photosynthesis is the process by which green plants, algae and some bacteria convert light "
-    "energy into chemical energy. In the light-dependent reactions, water molecules are split and "
-    "oxygen is released, while the Calvin cycle uses the resulting ATP and NADPH to",
+    "energy into chemical energy. In the light-dependent reactions, which take place in the thylakoid "
+    "membranes of the chloroplast, water molecules are split and oxygen is released as a by-product. "
+    "The Calvin cycle, which runs in the stroma, then uses the resulting ATP and NADPH to",
     "Die Stadt Köln liegt am Rhein und ist für ihren gotischen Dom bekannt, dessen Bau im Jahr 1248 "
     "begann und erst 1880 vollendet wurde. Jedes Jahr besuchen Millionen Menschen die Kathedrale, "
-    "und im Karneval verwandelt sich die ganze Stadt in",
+    "und im Karneval verwandelt sich die ganze Stadt in eine riesige Feier mit Umzügen, Musik und "
+    "Kostümen. Die Kölner sprechen ihren eigenen Dialekt, das Kölsch, und trinken dazu",
 ]
 
 
@@ -81,6 +89,16 @@ def test_logits_match_transformers(reference, ours, record_property):
     assert np.mean(agree) >= ARGMAX_AGREEMENT
     assert worst <= MAX_ABS_LOGIT_DIFF
     assert np.mean(kls) <= MEAN_KL
+
+
+def test_int8_activations_are_measurably_less_exact(reference, gemma_path):
+    with gemma_accel.load(gemma_path, n_ctx=512, act_bits=8) as fast:
+        agree = []
+        for prompt in PROMPTS:
+            ids = fast.tokenize(prompt)
+            agree.append((fast.logits(ids).argmax(-1) == ref_logits(reference, ids).argmax(-1)).mean())
+    print(f"\nact_bits=8: argmax agreement {np.mean(agree):.4f}")
+    assert ARGMAX_AGREEMENT_INT8 <= np.mean(agree)
 
 
 def test_greedy_continuations_match(reference, ours):
