@@ -56,6 +56,7 @@ class CompletionStream:
             item = next(self._gen)
             if isinstance(item, Completion):
                 self.completion = item
+                self._gen.close()
                 raise StopIteration
             if item:
                 return item
@@ -344,7 +345,8 @@ class Model:
                        "prompt_s": t_prompt, "generated_tokens": len(tokens), "generate_s": t_gen}
             log.info("prompt %d tokens in %.3f s, generated %d tokens in %.3f s", len(ids), t_prompt,
                      len(tokens), t_gen)
-            yield Completion(text.text, tokens, finish, timings)
+        # yielded after the lock is released: a finished stream must not hold the model
+        yield Completion(text.text, tokens, finish, timings)
 
     def chat(self, messages, **kwargs):
         """Generate the assistant's reply to messages ([{"role", "content"}, ...]) using the
