@@ -11,7 +11,9 @@ import sys
 
 import gemma_accel
 
-RUN_QUESTION = "In two sentences, why is the sky blue?"
+# The bundled model is the pretrained (not instruction-tuned) Gemma 3 270M, so the
+# demo asks in a question/answer format it continues well, and stops at the line end.
+RUN_PROMPT = "Q: What is the largest planet in the solar system?\nA:"
 
 
 def _timings_line(c) -> str:
@@ -81,9 +83,9 @@ def cmd_run(args) -> int:
     path = gemma_accel.default_model_path()
     print(f"model: {path}")
     with gemma_accel.load(path) as model:
-        print(f"user: {RUN_QUESTION}\nmodel: ", end="", flush=True)
-        c = _stream(model, lambda **kw: model.chat([{"role": "user", "content": RUN_QUESTION}], **kw),
-                    max_tokens=128, temperature=0.0)
+        print(RUN_PROMPT, end="", flush=True)
+        c = _stream(model, lambda **kw: model.generate(RUN_PROMPT, **kw), max_tokens=64, temperature=0.0,
+                    stop=["\n"])
     print(_timings_line(c))
     return 0
 
