@@ -2,6 +2,12 @@
 #include "py_common.h"
 #include "ga_cpu.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define GA_SANITIZED_BUILD Py_True
+#else
+#define GA_SANITIZED_BUILD Py_False
+#endif
+
 static PyObject *py_cpu_info(PyObject *self, PyObject *noargs) {
     (void)self; (void)noargs;
     const ga_cpu_features *f = ga_cpu_get();
@@ -10,14 +16,14 @@ static PyObject *py_cpu_info(PyObject *self, PyObject *noargs) {
 #else
     PyObject *blas = Py_False;
 #endif
-    return Py_BuildValue("{s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:s,s:O}",
+    return Py_BuildValue("{s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:s,s:O,s:O}",
         "cpu_features",
         "sse3", f->sse3 ? Py_True : Py_False, "ssse3", f->ssse3 ? Py_True : Py_False,
         "avx", f->avx ? Py_True : Py_False, "avx2", f->avx2 ? Py_True : Py_False,
         "fma", f->fma ? Py_True : Py_False, "f16c", f->f16c ? Py_True : Py_False,
         "avx512f", f->avx512f ? Py_True : Py_False,
         "kernel_set", ga_kernel_set_name(ga_kernel_set_get()),
-        "openblas", blas);
+        "openblas", blas, "sanitized", GA_SANITIZED_BUILD);
 }
 
 static PyObject *py_set_kernel_set(PyObject *self, PyObject *arg) {

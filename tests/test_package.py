@@ -15,6 +15,11 @@ def test_info_reports_build_and_cpu():
         assert "avx2" in info["cpu_features"]
 
 
+def test_sanitized_run_uses_the_sanitized_build():
+    from conftest import SANITIZED
+    assert gemma_accel._core.cpu_info()["sanitized"] == SANITIZED
+
+
 def test_default_model_is_the_real_gemma_file(gemma_path):
     assert gemma_path.is_file()
     with open(gemma_path, "rb") as f:
