@@ -20,15 +20,24 @@ TEXT = ("The history of the printing press begins in the fifteenth century, when
 
 
 @pytest.fixture(scope="module")
+def smollm2_hf(smollm2_path, tmp_path_factory):
+    """SmolLM2 as a Hugging Face folder: float32 weights from gguf-py, and the tokenizer
+    (tokenizer.json, chat template) converted from the GGUF by transformers."""
+    from gguf_to_hf import convert
+    folder = convert(smollm2_path, tmp_path_factory.mktemp("smollm2-hf"))
+    tok = transformers.AutoTokenizer.from_pretrained(smollm2_path.parent, gguf_file=smollm2_path.name)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def smollm2(smollm2_path):
     with gemma_accel.load(smollm2_path, n_ctx=1024) as model:
         yield model
 
 
-def test_logits_and_greedy_match_transformers(smollm2, smollm2_path, tmp_path):
-    from gguf_to_hf import convert
-    reference = transformers.LlamaForCausalLM.from_pretrained(convert(smollm2_path, tmp_path),
-                                                              dtype=torch.float32).eval()
+def test_logits_and_greedy_match_transformers(smollm2, smollm2_hf):
+    reference = transformers.LlamaForCausalLM.from_pretrained(smollm2_hf, dtype=torch.float32).eval()
     ids = smollm2.tokenize(TEXT)
     with torch.no_grad():
         ref = reference(torch.tensor([ids])).logits[0].numpy()
@@ -47,3 +56,23 @@ def test_chat_uses_the_files_jinja_template(smollm2):
                      temperature=0)
     assert "Paris" in c.text and c.finish_reason == "stop"
     assert "<|im_end|>" not in c.text
+
+
+def test_hugging_face_folder_with_tokenizer_json(smollm2, smollm2_hf):
+    """The safetensors path end to end: our tokenizer.json reader and the HF chat template."""
+    import json
+    import re
+    import unicodedata
+    from pathlib import Path
+    with gemma_accel.load(smollm2_hf, n_ctx=512) as hf:
+        corpus = json.loads((Path(__file__).parent / "tokenizer_corpus.json").read_text())
+        for s in corpus:
+            ids = smollm2.tokenize(s, add_bos=False)
+            assert hf.detokenize(ids) == smollm2.detokenize(ids)
+            # transformers' converted tokenizer always splits special-token text and
+            # NFKC-normalizes; everything else must tokenize exactly as the GGUF does
+            if not re.search(r"<[^<>\s]+>", s) and unicodedata.normalize("NFKC", s) == s:
+                assert hf.tokenize(s, add_bos=False) == ids, s
+        c = hf.chat([{"role": "user", "content": "What is the capital of France?"}], max_tokens=24,
+                    temperature=0)
+        assert "Paris" in c.text and c.finish_reason == "stop"
