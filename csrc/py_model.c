@@ -113,7 +113,7 @@ static Py_buffer *new_view(ModelObject *self) {
 
 static PyObject *get_item(PyObject *dict, const char *name, int required) {
     PyObject *item = PyDict_GetItemString(dict, name);
-    if (!item && required) PyErr_Format(PyExc_KeyError, "weights: missing tensor %s", name);
+    if (!item && required) PyErr_Format(ga_py_ModelFormatError, "missing tensor %s.weight", name);
     return item;
 }
 
@@ -132,7 +132,7 @@ static int get_matrix(ModelObject *self, PyObject *weights, const char *name, ga
     if (!view || PyObject_GetBuffer(buf, view, PyBUF_SIMPLE) < 0) return -1;
     self->n_views++;
     if ((uint64_t)view->len / row_bytes < (uint64_t)rows || (uint64_t)view->len != row_bytes * (uint64_t)rows) {
-        PyErr_Format(PyExc_ValueError, "%s: buffer holds %zd bytes, %lld rows of %llu bytes expected", name,
+        PyErr_Format(ga_py_ModelFormatError, "%s: buffer holds %zd bytes, %lld rows of %llu bytes expected", name,
                      view->len, rows, (unsigned long long)row_bytes);
         return -1;
     }
@@ -150,7 +150,7 @@ static int get_vector(ModelObject *self, PyObject *weights, const char *name, in
     self->n_views++;
     if (!view->format || strcmp(view->format, "f") != 0 || view->len != n * (Py_ssize_t)sizeof(float) ||
         ((uintptr_t)view->buf % sizeof(float)) != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %lld aligned float32 values", name, (long long)n);
+        PyErr_Format(ga_py_ModelFormatError, "%s: expected %lld aligned float32 values", name, (long long)n);
         return -1;
     }
     *out = view->buf;
@@ -171,7 +171,7 @@ static int parse_hparams(PyObject *dict, ga_hparams *hp) {
     memset(hp, 0, sizeof *hp);
     for (size_t i = 0; i < sizeof HP_FIELDS / sizeof HP_FIELDS[0]; i++) {
         PyObject *v = PyDict_GetItemString(dict, HP_FIELDS[i].name);
-        if (!v) { PyErr_Format(PyExc_KeyError, "hparams: missing %s", HP_FIELDS[i].name); return -1; }
+        if (!v) { PyErr_Format(ga_py_ModelFormatError, "hparams: missing %s", HP_FIELDS[i].name); return -1; }
         char *dst = (char *)hp + HP_FIELDS[i].offset;
         if (HP_FIELDS[i].kind == 'i') {
             long x = PyLong_AsLong(v);
@@ -192,7 +192,7 @@ static int parse_hparams(PyObject *dict, ga_hparams *hp) {
         return -1;
     }
     PyObject *swa = PyDict_GetItemString(dict, "layer_swa");
-    if (!swa) { PyErr_SetString(PyExc_KeyError, "hparams: missing layer_swa"); return -1; }
+    if (!swa) { PyErr_SetString(ga_py_ModelFormatError, "hparams: missing layer_swa"); return -1; }
     PyObject *seq = PySequence_Fast(swa, "layer_swa must be a sequence");
     if (!seq) return -1;
     if (PySequence_Fast_GET_SIZE(seq) != hp->n_layer) {

@@ -47,6 +47,12 @@ def _layer_swa(arch, n_layer, pattern=None, layer_types=None):
     return [False] * n_layer
 
 
+# Far above any real model; they stop a hostile file from making us build
+# billion-entry tables before the C core gets to refuse it.
+LIMITS = {"n_layer": 512, "n_embd": 1 << 20, "n_head": 4096, "n_head_kv": 4096, "head_dim": 4096,
+          "n_ff": 1 << 22, "n_vocab": 1 << 24}
+
+
 def _common(arch, **kw):
     gemma = arch.startswith("gemma")
     hp = {
@@ -57,10 +63,17 @@ def _common(arch, **kw):
         "rope_freq_scale": 1.0, "rope_base_swa": 10000.0, "rope_freq_scale_swa": 1.0,
     }
     hp.update(kw)
-    for key in ("n_layer", "n_embd", "n_head", "n_head_kv", "head_dim", "n_ff", "n_vocab"):
+    for key, limit in LIMITS.items():
         value = hp[key]
-        if not isinstance(value, int) or value < 1:
-            raise ModelFormatError(f"invalid {key}: {value!r}")
+        if not isinstance(value, int) or not 1 <= value <= limit:
+            raise ModelFormatError(f"invalid {key}: {value!r} (expected 1..{limit})")
+    if not 1 <= hp["n_ctx_train"] <= 1 << 24:
+        raise ModelFormatError(f"invalid context length {hp['n_ctx_train']!r}")
+    if not (hp["norm_eps"] > 0 and math.isfinite(hp["norm_eps"])):
+        raise ModelFormatError(f"invalid norm epsilon {hp['norm_eps']!r}")
+    for key in ("rope_base", "rope_base_swa"):
+        if not (hp[key] > 0 and math.isfinite(hp[key])):
+            raise ModelFormatError(f"invalid RoPE base {hp[key]!r}")
     if hp["n_head"] % hp["n_head_kv"]:
         raise ModelFormatError(f"n_head {hp['n_head']} is not a multiple of n_head_kv {hp['n_head_kv']}")
     return hp
@@ -80,6 +93,8 @@ def from_gguf(metadata: dict, n_vocab: int) -> dict:
 
     n_embd = int(get("embedding_length", required=True))
     n_head = int(get("attention.head_count", required=True))
+    if n_head < 1:
+        raise ModelFormatError(f"invalid n_head: {n_head}")
     n_layer = int(get("block_count", required=True))
     head_dim = int(get("attention.key_length", n_embd // n_head))
     scaling = get("rope.scaling.type")
@@ -147,7 +162,12 @@ def from_hf_config(cfg: dict) -> dict:
     if model_type not in HF_MODEL_TYPES:
         raise Error(f"config.json: unknown model_type {model_type!r}; supported: {', '.join(HF_MODEL_TYPES)}")
     arch = HF_MODEL_TYPES[model_type]
-    n_embd, n_head, n_layer = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    try:
+        n_embd, n_head, n_layer = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
+    except KeyError as exc:
+        raise ModelFormatError(f"config.json lacks {exc.args[0]}") from None
+    if not isinstance(n_head, int) or n_head < 1:
+        raise ModelFormatError(f"invalid num_attention_heads: {n_head!r}")
     head_dim = cfg.get("head_dim") or n_embd // n_head
     theta, scale = _rope_from_hf(cfg, "full_attention")
     kw = dict(
