@@ -8,7 +8,7 @@ import gemma_accel
 
 D, L, H, HKV, HD, F = 64, 2, 2, 1, 32, 128
 SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]
-WORDS = ["\u2581the", "\u2581cat", "\u2581sat", "\u2581on", "\u2581mat", "\u2581a", "\u2581dog"]
+WORDS = ["\u2581", "\u2581the", "\u2581cat", "\u2581sat", "\u2581on", "\u2581mat", "\u2581a", "\u2581dog"]
 VOCAB = SPECIALS + [f"<0x{b:02X}>" for b in range(256)] + WORDS
 
 
