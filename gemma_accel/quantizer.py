@@ -187,7 +187,8 @@ def _nbytes(type_name: str, shape) -> int:
 # ------------------------------------------------------------------ the quantizer
 
 def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=None,
-             overwrite: bool = False, progress=True, target_bpw: float | None = None) -> QuantizeReport:
+             overwrite: bool = False, progress=True, target_bpw: float | None = None,
+             type_overrides: dict | None = None) -> QuantizeReport:
     """Quantize src (a Hugging Face folder of F32/F16/BF16 safetensors, single or
     sharded, or a GGUF) to the GGUF v3 file dst.
 
@@ -195,6 +196,8 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
     indices (or "0,17") kept at source precision.  calibration: a text file
     (path) or str for awq-lite / mixed (default: the bundled calibration text).
     target_bpw: mixed only, the size budget in bits per weight (default 5.0).
+    type_overrides: for experiments, {tensor kind ("attn_v") or GGUF name: ggml type}
+    applied over the profile (row-length fallbacks still apply).
     progress: True for a tqdm bar, False for silence, or a callable
     progress(done_tensors, total_tensors, tensor_name, bytes_done, bytes_total)
     called after each tensor (bytes are source bytes).
@@ -240,6 +243,10 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
         elif calibration is not None:
             raise ValueError(f"calibration applies to awq-lite and mixed, not {profile!r}")
         plan = plan_types(source, profile, exclude, promote)
+        for name, c in list(plan.items()):
+            want = (type_overrides or {}).get(name, (type_overrides or {}).get(tensor_kind(name)))
+            if want is not None and source.tensor(name).is_matrix:
+                plan[name] = fit(block_formats.type_name(want), source.tensor(name).row_len)
         fallbacks = {n: c.reason for n, c in plan.items() if c.reason}
         for n, c in plan.items():
             if c.reason and "excluded" not in c.reason:
