@@ -87,8 +87,8 @@ def base_choice(profile: str, name: str, shape: tuple, is_head: bool) -> TypeCho
     raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
-def file_type(types_by_elements: dict) -> int:
-    """general.file_type for a file whose quantized elements are mostly of one type."""
-    quantized = {t: n for t, n in types_by_elements.items() if t != "F32"} or types_by_elements
+def file_type(matrix_type_counts: dict) -> int:
+    """general.file_type ("mostly <type>"): the type most matrices have."""
+    quantized = {t: n for t, n in matrix_type_counts.items() if t != "F32"} or matrix_type_counts or {"F32": 1}
     main = max(quantized, key=quantized.get)
     return FILE_TYPES.get(main, 0)

@@ -251,10 +251,7 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
         for n, c in plan.items():
             if c.reason and "excluded" not in c.reason:
                 log.info("%s: %s -> %s (%s)", n, c.wanted, c.type, c.reason)
-        elements = Counter()
-        for t in source.tensors:
-            elements[plan[t.name].type] += t.n_elements
-        ftype = file_type(dict(elements))
+        ftype = file_type(dict(Counter(plan[t.name].type for t in source.tensors if t.is_matrix)))
         if source.kind == "gguf":
             meta = gguf_metadata.from_gguf(source.metadata, source.metadata_types, ftype)
         else:
