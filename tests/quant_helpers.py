@@ -41,7 +41,7 @@ _ITEM = {"F32": 4, "F16": 2, "BF16": 2, "I32": 4}
 
 def _pattern(dtype, nbytes, seed):
     rng = np.random.default_rng(seed)
-    x = (rng.standard_normal(nbytes // 4 + 1) * 0.02).astype(np.float32)
+    x = (rng.standard_normal(nbytes // 2 + 1) * 0.02).astype(np.float32)
     if dtype == "F32":
         return x.tobytes()[:nbytes]
     if dtype == "F16":
