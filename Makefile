@@ -8,13 +8,17 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 ASAN_DIR := build/asan
 
-.PHONY: run test test-asan build system-deps venv clean
+.PHONY: run test test-asan build system-deps venv clean bench-quant
 
 run: build
 	$(PY) -m gemma_accel run
 
 test: build
 	$(PY) -m pytest -q tests
+
+# Quantization quality table (not part of make test): benchmarks/results/quant_quality.md
+bench-quant: build
+	$(PY) benchmarks/quant_quality.py
 
 system-deps:
 	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh

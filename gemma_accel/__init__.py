@@ -16,6 +16,8 @@ from .gguf_writer import GGUFWriter
 from .safetensors_file import SafetensorsFile, HFCheckpoint
 from . import block_formats, kernels
 from .model import Completion, CompletionStream, Model, load
+from .quantizer import OutputExistsError, QuantizeReport, quantize
+from .quant_profiles import PROFILES
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -23,4 +25,5 @@ __all__ = [
     "Error", "ModelFormatError", "__version__", "info", "default_model_path",
     "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
     "block_formats", "load", "Model", "Completion", "CompletionStream",
+    "quantize", "QuantizeReport", "OutputExistsError", "PROFILES",
 ]

@@ -4,6 +4,8 @@
     python -m gemma_accel chat [--model PATH]          interactive, streaming; empty line or Ctrl-D quits
     python -m gemma_accel info [PATH]                  build and CPU facts, and a model file's summary
     python -m gemma_accel run                          what `make run` does: answer a question with the default model
+    python -m gemma_accel quantize SRC DST --profile P [--exclude-layers 0,17] [--calibration FILE]
+    python -m gemma_accel perplexity MODEL TEXTFILE [--reference MODEL] [--n-ctx 512]
 """
 import argparse
 import json
@@ -90,6 +92,24 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_quantize(args) -> int:
+    report = gemma_accel.quantize(args.src, args.dst, profile=args.profile,
+                                  exclude_layers=args.exclude_layers or (), calibration=args.calibration,
+                                  overwrite=args.overwrite, progress=not args.quiet,
+                                  target_bpw=args.target_bpw)
+    print(report)
+    return 0
+
+
+def cmd_perplexity(args) -> int:
+    from gemma_accel.perplexity import evaluate
+    with open(args.textfile, encoding="utf-8") as f:
+        text = f.read()
+    print(evaluate(args.model, text, reference=args.reference, n_ctx=args.n_ctx, max_chunks=args.chunks,
+                   n_threads=args.threads))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gemma_accel",
                                      description="Fast Gemma inference with a C core.")
@@ -117,10 +137,28 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("run", help="answer a question with the default model (what `make run` does)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("quantize", help="quantize a Hugging Face folder or a GGUF to a smaller GGUF")
+    p.add_argument("src", help="Hugging Face folder (F32/F16/BF16 safetensors) or GGUF file")
+    p.add_argument("dst", help="output GGUF file")
+    p.add_argument("--profile", default="q4_0", choices=gemma_accel.PROFILES)
+    p.add_argument("--exclude-layers", help="comma-separated layers kept at source precision, e.g. 0,17")
+    p.add_argument("--calibration", help="calibration text file for awq-lite and mixed")
+    p.add_argument("--target-bpw", type=float, help="mixed: size budget in bits per weight (default 5.0)")
+    p.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_quantize)
+    p = sub.add_parser("perplexity", help="perplexity on a text; KL divergence and top-1 vs a reference")
+    p.add_argument("model")
+    p.add_argument("textfile")
+    p.add_argument("--reference", help="reference model (e.g. the unquantized source)")
+    p.add_argument("--n-ctx", type=int, default=512)
+    p.add_argument("--chunks", type=int, default=None, help="score at most this many chunks")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_perplexity)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (gemma_accel.Error, ValueError, FileNotFoundError) as exc:
+    except (gemma_accel.Error, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -287,6 +287,35 @@ class GGUFWriter:
         self._pad()
         self._next += 1
 
+    def write_tensor_chunks(self, name: str, chunks) -> None:
+        """Writes the next declared tensor from an iterable of C-contiguous buffers
+        (e.g. row chunks produced one at a time), so the whole tensor is never in
+        hand; the chunks' bytes must add up to the declared size."""
+        self._check_open(before_header=False)
+        if not self._header_done:
+            raise ValueError("write_header() must come before write_tensor_chunks()")
+        if self._next >= len(self._tensors):
+            raise ValueError(f"tensor {name!r}: every declared tensor is already written")
+        expected_name, shape, type_id, nbytes, _ = self._tensors[self._next]
+        if name != expected_name:
+            raise ValueError(f"tensors must be written in declared order: expected "
+                             f"{expected_name!r}, got {name!r}")
+        written = 0
+        for data in chunks:
+            view = memoryview(data)
+            if not view.c_contiguous:
+                raise ValueError(f"tensor {name!r}: data must be C-contiguous")
+            written += view.nbytes
+            if written > nbytes:
+                raise ValueError(f"tensor {name!r}: more than the {nbytes} bytes "
+                                 f"{_TYPE_TABLE[type_id][0]} {shape} takes")
+            self._write(view.cast("B") if view.ndim != 1 or view.format != "B" else view)
+        if written != nbytes:
+            raise ValueError(f"tensor {name!r}: got {written} bytes, "
+                             f"{_TYPE_TABLE[type_id][0]} {shape} takes {nbytes}")
+        self._pad()
+        self._next += 1
+
     def close(self) -> None:
         """Finishes the file; raises ValueError if a declared tensor was never written."""
         if self._closed:

@@ -1,0 +1,277 @@
+"""The quantizer's view of a source checkpoint: tensors by GGUF name, read in row chunks.
+
+    src = open_source("gemma-3-270m/")        # HF folder (F32/F16/BF16, shards) or a GGUF
+    for t in src.tensors:                      # GGUF names, in writing order
+        for r0, r1 in t.chunks(16 << 20):      # rows per chunk: at most ~16 MiB of float32
+            x = t.read_rows(r0, r1)            # float32 (r1 - r0, row_len), GGUF norm convention
+            t.release(r0, r1)                  # drop those source pages from RSS (MADV_DONTNEED)
+
+Everything a quantizer needs to refuse bad input (unknown architecture, a weight
+dtype that is not a float, a missing tensor) is checked by open_source(), before
+any output exists.  Hugging Face norms are converted to GGUF's convention here
+(Gemma: 1 + w) and llama's q/k rows are permuted as llama.cpp's converter does.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import _core, block_formats, hparams as hparams_mod
+from ._core import Error, ModelFormatError
+from .tensor_names import hf_to_gguf, is_norm
+
+HF_FLOAT_DTYPES = ("F32", "F16", "BF16")
+_PAGE = mmap.PAGESIZE
+_LAYER_RE = re.compile(r"blk\.(\d+)\.")
+# Per-layer matrices every supported architecture must have.
+_REQUIRED = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
+             "ffn_up", "ffn_down")
+
+
+def layer_of(name: str) -> int | None:
+    m = _LAYER_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class SourceTensor:
+    """One tensor of the source, by its GGUF name; shape is NumPy order (rows, row_len)."""
+    name: str
+    shape: tuple
+    src_type: str            # "BF16", "F32", "Q4_K", ...
+    nbytes: int              # bytes in the source file
+    _read: Callable = field(repr=False)      # (r0, r1) -> float32 rows
+    _raw: Callable = field(repr=False)       # () -> uint8 bytes as stored (GGUF-compatible types)
+    _release: Callable = field(repr=False)   # (r0, r1) -> None
+    whole: bool = False      # must be read in one piece (llama q/k permutation)
+
+    @property
+    def n_rows(self) -> int:
+        return int(np.prod(self.shape[:-1], dtype=np.int64)) if len(self.shape) > 1 else 1
+
+    @property
+    def row_len(self) -> int:
+        return int(self.shape[-1])
+
+    @property
+    def n_elements(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def is_matrix(self) -> bool:
+        return len(self.shape) >= 2 and not is_norm(self.name)
+
+    def chunks(self, chunk_bytes: int):
+        """(r0, r1) row ranges of at most chunk_bytes of float32 (at least one row)."""
+        if self.whole:
+            yield 0, self.n_rows
+            return
+        step = max(1, chunk_bytes // (4 * self.row_len))
+        for r0 in range(0, self.n_rows, step):
+            yield r0, min(self.n_rows, r0 + step)
+
+    def read_rows(self, r0: int, r1: int) -> np.ndarray:
+        return self._read(r0, r1)
+
+    def read(self) -> np.ndarray:
+        return self._read(0, self.n_rows).reshape(self.shape)
+
+    def raw(self) -> np.ndarray:
+        return self._raw()
+
+    def release(self, r0: int, r1: int) -> None:
+        self._release(r0, r1)
+
+
+def _madvise_range(mm, start: int, length: int) -> None:
+    """Drop the file pages of [start, start+length) from this process's RSS."""
+    if not isinstance(mm, mmap.mmap) or length <= 0 or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    lo = start // _PAGE * _PAGE
+    hi = min(len(mm), -(-(start + length) // _PAGE) * _PAGE)
+    if hi > lo:
+        mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
+class Source:
+    """A checkpoint opened for quantizing: .kind ("hf" or "gguf"), .arch, .hparams,
+    .tensors (list of SourceTensor), .input_bytes, and for GGUF .metadata/.metadata_types."""
+
+    kind = "?"
+    arch: str
+    hparams: dict
+    tensors: list
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def tensor(self, name: str) -> SourceTensor:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def __contains__(self, name) -> bool:
+        return any(t.name == name for t in self.tensors)
+
+    def _check_complete(self, where: str) -> None:
+        names = {t.name for t in self.tensors}
+        if "token_embd.weight" not in names:
+            raise ModelFormatError(f"{where}: no token embedding (token_embd.weight / embed_tokens.weight)")
+        missing = [f"blk.{i}.{k}.weight" for i in range(self.hparams["n_layer"]) for k in _REQUIRED
+                   if f"blk.{i}.{k}.weight" not in names]
+        if missing:
+            raise ModelFormatError(f"{where}: {len(missing)} tensors missing, e.g. {missing[:3]}")
+
+
+def _natural_key(name: str):
+    layer = layer_of(name)
+    if name == "token_embd.weight":
+        return (-1, name)
+    if layer is None:
+        return (1 << 30, name)
+    return (layer, name)
+
+
+class HFSource(Source):
+    kind = "hf"
+
+    def __init__(self, folder):
+        from .safetensors_file import HFCheckpoint
+        self.path = Path(folder)
+        self.ckpt = HFCheckpoint(folder)  # checks config, index and shards
+        try:
+            self.config = self.ckpt.config
+            self.hparams = hparams_mod.from_hf_config(self.ckpt.raw_config)
+            self.arch = self.hparams["arch_name"]
+            self.tensors = self._plan()
+            self._check_complete(str(self.path))
+            self.input_bytes = sum(os.path.getsize(p) for p in self.ckpt.files)
+        except BaseException:
+            self.ckpt.close()
+            raise
+
+    def _plan(self) -> list:
+        tied = bool(self.config.get("tie_word_embeddings", self.arch.startswith("gemma")))
+        out = []
+        for hf_name, info in self.ckpt.tensors.items():
+            name = hf_to_gguf(hf_name, self.arch)
+            if name is None or (name == "output.weight" and tied):
+                continue
+            if info.dtype not in HF_FLOAT_DTYPES:
+                raise Error(f"{self.path}: tensor {hf_name} has dtype {info.dtype}; the quantizer "
+                            f"reads {', '.join(HF_FLOAT_DTYPES)} checkpoints")
+            shape = tuple(info.shape)
+            if not shape or len(shape) > 2 or any(d <= 0 for d in shape):
+                raise ModelFormatError(f"{self.path}: tensor {hf_name} has unsupported shape {shape}")
+            out.append(self._tensor(name, hf_name, info, shape))
+        out.sort(key=lambda t: _natural_key(t.name))
+        return out
+
+    def _tensor(self, name, hf_name, info, shape) -> SourceTensor:
+        ckpt, hp = self.ckpt, self.hparams
+        itemsize = 4 if info.dtype == "F32" else 2
+        row_len = shape[-1]
+        norm_add = np.float32(1.0) if is_norm(name) and self.arch.startswith("gemma") else None
+        permute_heads = None
+        if self.arch == "llama" and name.endswith(("attn_q.weight", "attn_k.weight")):
+            permute_heads = hp["n_head"] if "attn_q" in name else hp["n_head_kv"]
+
+        def read(r0, r1):
+            raw = ckpt.raw(hf_name)[r0 * row_len * itemsize: r1 * row_len * itemsize]
+            if info.dtype == "F32":
+                x = np.frombuffer(raw, np.float32).astype(np.float32, copy=True)
+            else:
+                x = np.empty(raw.nbytes // 2, np.float32)
+                (_core.bf16_to_f32 if info.dtype == "BF16" else _core.f16_to_f32)(raw, x)
+            x = x.reshape(r1 - r0, row_len) if len(shape) > 1 else x.reshape(1, row_len)
+            if norm_add is not None:
+                x += norm_add
+            if permute_heads:  # llama.cpp's convert_hf_to_gguf: adjacent-pair RoPE layout
+                x = (x.reshape(permute_heads, 2, x.shape[0] // permute_heads // 2, row_len)
+                     .swapaxes(1, 2).reshape(x.shape))
+            return x
+
+        def raw():
+            if permute_heads or norm_add is not None:
+                return None  # the stored bytes are not what GGUF wants
+            return ckpt.raw(hf_name)
+
+        def release(r0, r1):
+            f = ckpt._file_of(hf_name)
+            _madvise_range(f._mm, info.offset + r0 * row_len * itemsize, (r1 - r0) * row_len * itemsize)
+
+        return SourceTensor(name, shape, info.dtype, info.nbytes, read, raw, release,
+                            whole=bool(permute_heads))
+
+    def tokenizer_files(self) -> dict:
+        return self.ckpt.tokenizer_files
+
+    def close(self) -> None:
+        self.ckpt.close()
+
+
+class GGUFSource(Source):
+    kind = "gguf"
+
+    def __init__(self, path):
+        from .gguf_file import GGUFFile
+        self.path = Path(path)
+        self.file = GGUFFile(path)
+        try:
+            self.metadata = self.file.metadata
+            self.metadata_types = self.file.metadata_types
+            emb = self.file.tensors.get("token_embd.weight")
+            if emb is None:
+                raise ModelFormatError(f"{self.path}: no token_embd.weight tensor")
+            self.hparams = hparams_mod.from_gguf(self.metadata, emb.shape[0])
+            self.arch = self.hparams["arch_name"]
+            self.tensors = [self._tensor(info) for info in self.file.tensors.values()]
+            self._check_complete(str(self.path))
+            self.input_bytes = self.file.size
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _tensor(self, info) -> SourceTensor:
+        f = self.file
+        if info.type not in block_formats.DEQUANTIZABLE:
+            raise Error(f"{self.path}: tensor {info.name} has type {info.type}, which cannot be decoded")
+        shape = tuple(info.shape)
+        row_len = shape[-1]
+        row_bytes = block_formats.row_nbytes(info.type, row_len)
+
+        def read(r0, r1):
+            raw = f.raw(info.name)[r0 * row_bytes: r1 * row_bytes]
+            return block_formats.dequantize(raw, info.type, (r1 - r0, row_len))
+
+        def release(r0, r1):
+            _madvise_range(f._mm, info.offset + r0 * row_bytes, (r1 - r0) * row_bytes)
+
+        return SourceTensor(info.name, shape, info.type, info.nbytes, read, lambda: f.raw(info.name),
+                            release)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def open_source(src) -> Source:
+    """A Hugging Face folder or a GGUF file, validated; raises before anything is written."""
+    path = Path(os.fspath(src))
+    if not path.exists():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    if path.is_dir():
+        return HFSource(path)
+    return GGUFSource(path)
