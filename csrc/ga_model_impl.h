@@ -10,6 +10,10 @@
 
 enum { ACT_Q8_0, ACT_Q8_K, ACT_F32, ACT_FAMILIES };
 
+/* op kinds timed when GA_PROFILE is set (ga_model_profile) */
+enum { GA_PROF_EMBED, GA_PROF_NORM, GA_PROF_QKV, GA_PROF_ROPE, GA_PROF_ATTN, GA_PROF_ATTN_OUT,
+       GA_PROF_RESIDUAL, GA_PROF_GATE_UP, GA_PROF_MLP_ACT, GA_PROF_DOWN, GA_PROF_HEAD, GA_PROF_N };
+
 typedef struct ga_backend_ops ga_backend_ops;
 
 struct ga_model {
@@ -33,6 +37,9 @@ struct ga_model {
     int64_t max_cols, max_rows;
     float *row_out;     /* per thread: max_rows partial outputs (residual pass) */
     uint64_t reserved;
+    int profile;                  /* GA_PROFILE set at creation: time every op */
+    double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */
+    int64_t prof_tokens;          /* tokens evaluated since the last reset */
 };
 
 /* Which activation buffer a weight type reads: ACT_Q8_0, ACT_Q8_K, ACT_F32, or -1. */
