@@ -8,13 +8,19 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 ASAN_DIR := build/asan
 
-.PHONY: run test test-asan build system-deps venv clean
+.PHONY: run test test-asan build system-deps venv clean bench
 
 run: build
 	$(PY) -m gemma_accel run
 
 test: build
 	$(PY) -m pytest -q tests
+
+# gemma_accel vs llama.cpp (llama-cpp-python in benchmarks/.llama-env, made on first use) on the
+# default model and its Q4_0 / Q8_0 requantizations; writes benchmarks/results/.
+BENCH_ARGS ?=
+bench: build
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 system-deps:
 	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh
