@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ga_gemm.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_ops.h"
@@ -36,18 +37,11 @@ static void quantize_task(void *p, int ith, int nth) {
         int64_t b, e;
         ga_split(t->T, ith, nth, &b, &e);
         const int64_t cols = t->w[i]->cols;
-        for (int64_t tok = b; tok < e; tok++) {
-            const float *x = t->x + tok * cols;
-            uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
-            ga_matvec_quantize_act(t->w[i]->type, x, act, cols, NULL);
-            if (!m->act_res[fam]) continue;
-            /* residual = x - dequant(act), quantized in its own blocks: int8 + int8
-             * carries ~15 bits of each activation instead of ~8 */
-            float *r = m->row_scratch + (int64_t)ith * m->max_cols;
-            ga_dequantize(ga_matvec_act_type(t->w[i]->type), act, r, cols, NULL);
-            for (int64_t j = 0; j < cols; j++) r[j] = x[j] - r[j];
-            ga_matvec_quantize_act(t->w[i]->type, r, m->act_res[fam] + tok * m->act_stride[fam], cols, NULL);
-        }
+        float *scratch = m->row_scratch + (int64_t)ith * m->max_cols;
+        for (int64_t tok = b; tok < e; tok++)
+            ga_matvec_quantize_act2(t->w[i]->type, t->x + tok * cols, m->act[fam] + tok * m->act_stride[fam],
+                                    m->act_res[fam] ? m->act_res[fam] + tok * m->act_stride[fam] : NULL, cols,
+                                    scratch, NULL);
     }
 }
 
@@ -70,15 +64,34 @@ static void rows_task(void *p, int ith, int nth) {
             int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
             for (int tok = 0; tok < t->T; tok++) {
                 float *y = t->y[i] + tok * t->y_stride[i];
-                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam], y, rb, re,
-                               NULL);
-                if (!m->act_res[fam]) continue;
-                float *y2 = m->row_out + (int64_t)ith * m->max_rows; /* rows rb..re are still in L1 */
-                ga_matvec_rows(w->type, w->data, w->cols, m->act_res[fam] + tok * m->act_stride[fam], y2, rb,
-                               re, NULL);
-                for (int64_t r = rb; r < re; r++) y[r] += y2[r];
+                const uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
+                if (m->act_res[fam]) /* one weight unpack, two integer dots */
+                    ga_matvec_rows2(w->type, w->data, w->cols, act, m->act_res[fam] + tok * m->act_stride[fam],
+                                    y, rb, re, m->fused_dot2, NULL);
+                else
+                    ga_matvec_rows(w->type, w->data, w->cols, act, y, rb, re, NULL);
             }
         }
+    }
+}
+
+/* prefill: f32 activations times dequantized weight tiles (ga_gemm.c), no quantize pass */
+static void gemm_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    int64_t total = 0;
+    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
+    int64_t b, e;
+    ga_split(total, ith, nth, &b, &e);
+    int64_t base = 0;
+    float *scratch = m->gemm_scratch + (int64_t)ith * m->gemm_scratch_stride;
+    for (int i = 0; i < t->nw; i++) {
+        const ga_weight *w = t->w[i];
+        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
+        base += w->rows;
+        if (r0 >= r1) continue;
+        ga_gemm_f32_rows(w->type, w->data, w->cols, t->x, t->T, w->cols, t->y[i], t->y_stride[i], r0, r1,
+                         scratch, NULL);
     }
 }
 
@@ -88,6 +101,10 @@ static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weig
         t.w[i] = w[i];
         t.y[i] = y[i];
         t.y_stride[i] = w[i]->rows;
+    }
+    if (m->gemm_scratch && T >= m->gemm_min_t) {
+        ga_pool_run(m->pool, gemm_task, &t);
+        return;
     }
     ga_pool_run(m->pool, quantize_task, &t);
     ga_pool_run(m->pool, rows_task, &t);

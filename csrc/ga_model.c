@@ -10,10 +10,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "ga_gemm.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_quants.h"
 #include "ga_types.h"
+
+/* chunks of at least this many tokens use the f32 gemm on dequantized tiles: measured
+ * faster than the integer dot products from here on (benchmarks/bench.py) */
+#define GA_GEMM_MIN_T 8
 
 int ga_act_family(int wtype) {
     switch (ga_matvec_act_type(wtype)) {
@@ -157,7 +162,18 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     }
     if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->head_dim) != GA_OK) ok = 0;
     ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
-    ok &= (m->row_out = alloc_floats(m, (int64_t)n_threads * m->max_rows)) != NULL;
+    /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
+     * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
+    const char *fz = getenv("GA_FUSED");
+    m->fused_dot2 = !(fz && strcmp(fz, "0") == 0);
+    const char *gm = getenv("GA_GEMM");
+    m->gemm_min_t = GA_GEMM_MIN_T;
+    if (gm && strcmp(gm, "int") == 0) m->gemm_min_t = 0;
+    else if (gm && strcmp(gm, "f32") == 0) m->gemm_min_t = 2;
+    if (m->gemm_min_t > 0 && n_batch >= m->gemm_min_t) {
+        m->gemm_scratch_stride = (ga_gemm_scratch_floats(m->max_cols) + 15) & ~(int64_t)15;
+        ok &= (m->gemm_scratch = alloc_floats(m, (int64_t)n_threads * m->gemm_scratch_stride)) != NULL;
+    }
     m->reserved += ga_attn_scratch_bytes(&m->attn);
     if (!ok) {
         ga_model_free(m);
@@ -174,7 +190,7 @@ void ga_model_free(ga_model *m) {
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v);
     free(m->att); free(m->o); free(m->g); free(m->u);
     for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
-    free(m->row_out);
+    free(m->gemm_scratch);
     ga_attn_scratch_free(&m->attn);
     free(m->row_scratch);
     free(m);

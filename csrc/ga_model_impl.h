@@ -35,7 +35,10 @@ struct ga_model {
     ga_attn_scratch attn;
     float *row_scratch; /* per thread: one activation row (residual computation) */
     int64_t max_cols, max_rows;
-    float *row_out;     /* per thread: max_rows partial outputs (residual pass) */
+    float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */
+    int64_t gemm_scratch_stride;  /* floats per thread */
+    int fused_dot2;               /* act_bits=16: dual kernels (GA_FUSED=0: two single dots) */
+    int gemm_min_t;               /* chunks of at least this many tokens take the f32 gemm path */
     uint64_t reserved;
     int profile;                  /* GA_PROFILE set at creation: time every op */
     double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */
