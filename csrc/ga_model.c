@@ -18,7 +18,7 @@
 
 /* chunks of at least this many tokens use the f32 gemm on dequantized tiles: measured
  * faster than the integer dot products from here on (benchmarks/bench.py) */
-#define GA_GEMM_MIN_T 8
+#define GA_GEMM_MIN_T 2
 
 int ga_act_family(int wtype) {
     switch (ga_matvec_act_type(wtype)) {
