@@ -43,8 +43,10 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
         const float correction = expf(run_max - new_max); /* exp(-inf) = 0 on the first chunk */
         run_sum *= correction;
         for (int64_t i = 0; i < d; i++) acc[i] *= correction;
+        for (int64_t j = 0; j < n; j++) scores[j] -= new_max;
+        ga_exp_f32(scores, scores, n); /* the chunk's exps in one vector pass */
         for (int64_t j = 0; j < n; j++) {
-            const float e = expf(scores[j] - new_max);
+            const float e = scores[j];
             run_sum += e;
             ga_axpy_f32(acc, e, a->v_cache + ((p0 + j) % a->ring) * a->stride, d);
         }

@@ -125,6 +125,15 @@ void ga_softmax(float *x, int64_t n) {
     else ga_softmax_ref(x, n);
 }
 
+void ga_exp_f32_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = expf(x[i]);
+}
+
+void ga_exp_f32(float *out, const float *x, int64_t n) {
+    if (USE_AVX2()) ga_exp_f32_avx2(out, x, n);
+    else ga_exp_f32_ref(out, x, n);
+}
+
 float ga_dot_f32(const float *a, const float *b, int64_t n) {
     return USE_AVX2() ? ga_dot_f32_avx2(a, b, n) : ga_dot_f32_ref(a, b, n);
 }

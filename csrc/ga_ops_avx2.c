@@ -46,7 +46,6 @@ GA_AVX2 static inline __m256 exp_ps(__m256 x) {
 }
 
 /* Exposed for the accuracy measurement in the header comment (not part of ga_ops.h). */
-GA_AVX2 void ga_exp_f32_avx2(float *out, const float *x, int64_t n);
 GA_AVX2 void ga_exp_f32_avx2(float *out, const float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_ps(_mm256_loadu_ps(x + i)));

@@ -253,6 +253,20 @@ static PyObject *py_gelu_tanh_mul(PyObject *self, PyObject *args) {
     return (PyObject *)out;
 }
 
+static PyObject *py_exp_f32(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyArrayObject *x = f32_array(arg, "x", 0);
+    if (!x) return NULL;
+    PyArrayObject *out = f32_copy(x);
+    if (!out) return NULL;
+    float *op = PyArray_DATA(out);
+    const npy_intp n = PyArray_SIZE(out);
+    Py_BEGIN_ALLOW_THREADS
+    ga_exp_f32(op, op, n);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
 static PyObject *py_softmax(PyObject *self, PyObject *arg) {
     (void)self;
     PyArrayObject *x = f32_array(arg, "x", 0);
@@ -364,6 +378,7 @@ static PyMethodDef kernels_methods[] = {
     {"gelu_tanh", py_gelu_tanh, METH_O, "gelu_tanh(x)\n--\n\nGELU (tanh approximation) of a float32 array."},
     {"gelu_tanh_mul", py_gelu_tanh_mul, METH_VARARGS,
      "gelu_tanh_mul(gate, up)\n--\n\ngelu_tanh(gate) * up for float32 arrays of one shape."},
+    {"exp_f32", py_exp_f32, METH_O, "exp_f32(x)\n--\n\nexp of a float32 array (the attention's softmax exps)."},
     {"softmax", py_softmax, METH_O, "softmax(x)\n--\n\nSoftmax over the last axis of a float32 array."},
     {NULL, NULL, 0, NULL},
 };

@@ -85,3 +85,18 @@ def test_gemm_rejects_bad_input():
 
 def test_gemm_blas_choice_reported():
     assert isinstance(_core.gemm_uses_blas(), bool)
+
+
+EXP_REL_ERR = 5e-7  # AVX2 exp vs float64: 1.2e-7 (header of csrc/ga_ops_avx2.c)
+
+
+def test_exp_f32_twins():
+    x = np.concatenate([np.linspace(-100, 0, 1001), np.linspace(0, 80, 333), [-np.inf, -87.4, -87.3]])
+    x = x.astype(np.float32)
+    ref = np.exp(x.astype(np.float64))
+    for k in KERNEL_SETS:
+        y = run_in(k, _core.exp_f32, x).astype(np.float64)
+        ok = ref > 1e-37  # the AVX2 version flushes below exp(-87.33) to 0
+        assert np.all(np.abs(y[ok] - ref[ok]) <= EXP_REL_ERR * ref[ok])
+        assert np.all(y[~ok] <= 1e-37)
+        assert y[x == -np.inf].item() == 0.0
