@@ -182,6 +182,22 @@ static void qk_task(void *p, int ith, int nth) {
     }
 }
 
+static void attention_one_job(ga_model *m, int l, int64_t i, int64_t h, int ith) {
+    const ga_hparams *hp = &m->hp;
+    const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
+    const int64_t pos = m->n_past + i;
+    int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    ga_attn_args a = {
+        .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
+        .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
+        .stride = hp->n_head_kv * d, .head_dim = d,
+        .first = first, .last = pos, .ring = m->cache_len[l],
+        .scale = hp->attn_scale, .softcap = hp->attn_softcap,
+    };
+    ga_attention_one(&a, &m->attn, ith);
+}
+
 static void attention_task(void *p, int ith, int nth) {
     elem_task *t = p;
     ga_model *m = t->m;
@@ -190,20 +206,28 @@ static void attention_task(void *p, int ith, int nth) {
     const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
     int64_t b, e;
-    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
-    for (int64_t job = b; job < e; job++) {
-        const int64_t i = job / H, h = job % H;
-        const int64_t pos = m->n_past + i;
-        int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-        ga_attn_args a = {
-            .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
-            .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
-            .stride = hp->n_head_kv * d, .head_dim = d,
-            .first = first, .last = pos, .ring = m->cache_len[l],
-            .scale = hp->attn_scale, .softcap = hp->attn_softcap,
-        };
-        ga_attention_one(&a, &m->attn, ith);
+    if (t->T >= 2 && m->attn_blocked) {
+        /* prefill: blocks of GA_ATTN_QBLOCK queries of one head, scores and sums as sgemm */
+        const int64_t nblk = (t->T + GA_ATTN_QBLOCK - 1) / GA_ATTN_QBLOCK;
+        ga_split(nblk * H, ith, nth, &b, &e);
+        for (int64_t job = b; job < e; job++) {
+            const int64_t h = job % H, i0 = job / H * GA_ATTN_QBLOCK;
+            const int nq = (int)(t->T - i0 < GA_ATTN_QBLOCK ? t->T - i0 : GA_ATTN_QBLOCK);
+            ga_attn_block_args a = {
+                .q = m->q + (i0 * H + h) * d, .out = m->att + (i0 * H + h) * d,
+                .q_stride = H * d, .out_stride = H * d,
+                .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
+                .stride = hp->n_head_kv * d, .head_dim = d,
+                .last0 = m->n_past + i0, .window = window, .nq = nq, .ring = m->cache_len[l],
+                .scale = hp->attn_scale, .softcap = hp->attn_softcap,
+            };
+            if (!ga_attention_block(&a, &m->attn, ith))
+                for (int64_t i = i0; i < i0 + nq; i++) attention_one_job(m, l, i, h, ith);
+        }
+        return;
     }
+    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
+    for (int64_t job = b; job < e; job++) attention_one_job(m, l, job / H, job % H, ith);
 }
 
 static void mlp_act_task(void *p, int ith, int nth) {

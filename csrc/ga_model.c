@@ -164,6 +164,8 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
     /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
      * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
+    const char *at = getenv("GA_ATTN");
+    m->attn_blocked = !(at && strcmp(at, "one") == 0);
     const char *fz = getenv("GA_FUSED");
     m->fused_dot2 = !(fz && strcmp(fz, "0") == 0);
     const char *gm = getenv("GA_GEMM");

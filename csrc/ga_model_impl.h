@@ -37,6 +37,7 @@ struct ga_model {
     int64_t max_cols, max_rows;
     float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */
     int64_t gemm_scratch_stride;  /* floats per thread */
+    int attn_blocked;             /* prefill attention on sgemm blocks (GA_ATTN=one: per query) */
     int fused_dot2;               /* act_bits=16: dual kernels (GA_FUSED=0: two single dots) */
     int gemm_min_t;               /* chunks of at least this many tokens take the f32 gemm path */
     uint64_t reserved;

@@ -100,3 +100,23 @@ def test_exp_f32_twins():
         assert np.all(np.abs(y[ok] - ref[ok]) <= EXP_REL_ERR * ref[ok])
         assert np.all(y[~ok] <= 1e-37)
         assert y[x == -np.inf].item() == 0.0
+
+
+ATTN_BLOCKED_MAX_DIFF = 1e-3  # logits, blocked (sgemm) vs per-query attention: 2.9e-5
+
+
+def test_blocked_attention_matches_per_query(gemma_path, monkeypatch):
+    """The prefill attention on sgemm blocks (ga_attention_block) against its reference,
+    the per-query online softmax (GA_ATTN=one), across the 512-token sliding window."""
+    import gemma_accel
+    ids = [2] + list(range(1000, 1700))
+    out = {}
+    for mode in ("one", "blocked"):
+        if mode == "one":
+            monkeypatch.setenv("GA_ATTN", "one")
+        else:
+            monkeypatch.delenv("GA_ATTN", raising=False)
+        with gemma_accel.load(gemma_path, n_ctx=1024, n_threads=2) as m:
+            out[mode] = m.logits(ids, last_n=300)
+    assert np.abs(out["one"] - out["blocked"]).max() <= ATTN_BLOCKED_MAX_DIFF
+    assert (out["one"].argmax(1) == out["blocked"].argmax(1)).all()
