@@ -169,7 +169,15 @@ static void qk_task(void *p, int ith, int nth) {
             for (int64_t h = 0; h < H; h++) ga_rmsnorm(q + h * d, q + h * d, L->q_norm, d, hp->norm_eps);
             for (int64_t h = 0; h < Hkv; h++) ga_rmsnorm(k + h * d, k + h * d, L->k_norm, d, hp->norm_eps);
         }
-        if (hp->rope_neox) {
+        if (hp->rope_neox && m->rope_tables) {
+            /* the chunk's angles are computed once (first layer of this kind), then reused */
+            const int64_t half = d / 2;
+            float *c = m->rope_cos + ((int64_t)swa * m->n_batch + i) * half;
+            float *s = m->rope_sin + ((int64_t)swa * m->n_batch + i) * half;
+            if (t->inout) ga_rope_angles(c, s, 0, half, 2 * half, pos, base, scale);
+            ga_rope_neox_tab(q, H, d, half, c, s);
+            ga_rope_neox_tab(k, Hkv, d, half, c, s);
+        } else if (hp->rope_neox) {
             ga_rope_neox(q, H, d, d, pos, base, scale);
             ga_rope_neox(k, Hkv, d, d, pos, base, scale);
         } else {
@@ -251,7 +259,15 @@ static void run_elem(ga_model *m, ga_task_fn fn, int T, int layer) {
     ga_pool_run(m->pool, fn, &t);
 }
 
-static void cpu_qk_rope_store(ga_model *m, int layer, int T) { run_elem(m, qk_task, T, layer); }
+static void cpu_qk_rope_store(ga_model *m, int layer, int T) {
+    const int swa = m->hp.layer_swa[layer] ? 1 : 0;
+    /* inout != NULL tells qk_task to (re)compute this chunk's RoPE tables */
+    const int stale = m->rope_key_pos[swa] != m->n_past || m->rope_key_T[swa] != T;
+    elem_task t = {.m = m, .T = T, .layer = layer, .inout = stale ? m->rope_cos : NULL};
+    ga_pool_run(m->pool, qk_task, &t);
+    m->rope_key_pos[swa] = m->n_past;
+    m->rope_key_T[swa] = T;
+}
 static void cpu_attention(ga_model *m, int layer, int T) { run_elem(m, attention_task, T, layer); }
 static void cpu_mlp_act(ga_model *m, int T) { run_elem(m, mlp_act_task, T, 0); }
 

@@ -164,6 +164,13 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
     /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
      * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
+    const char *rp = getenv("GA_ROPE");
+    m->rope_tables = hp->rope_neox && !(rp && strcmp(rp, "direct") == 0);
+    m->rope_key_pos[0] = m->rope_key_pos[1] = -1;
+    if (m->rope_tables) {
+        ok &= (m->rope_cos = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
+        ok &= (m->rope_sin = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
+    }
     const char *at = getenv("GA_ATTN");
     m->attn_blocked = !(at && strcmp(at, "one") == 0);
     const char *fz = getenv("GA_FUSED");
@@ -193,6 +200,8 @@ void ga_model_free(ga_model *m) {
     free(m->att); free(m->o); free(m->g); free(m->u);
     for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
     free(m->gemm_scratch);
+    free(m->rope_cos);
+    free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);
     free(m->row_scratch);
     free(m);
@@ -207,6 +216,7 @@ uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->reserved; }
 void ga_model_truncate(ga_model *m, int n) {
     if (n >= 0 && n < m->n_past) m->n_past = n;
 }
+
 
 /* ------------------------------------------------------------------- eval */
 

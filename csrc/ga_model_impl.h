@@ -37,6 +37,11 @@ struct ga_model {
     int64_t max_cols, max_rows;
     float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */
     int64_t gemm_scratch_stride;  /* floats per thread */
+    /* RoPE tables of the current chunk, [2 (global, sliding)][n_batch][head_dim / 2] each:
+     * computed by the first layer of each kind, reused by the others */
+    float *rope_cos, *rope_sin;
+    int64_t rope_key_pos[2], rope_key_T[2];
+    int rope_tables;              /* 0 when GA_ROPE=direct (angles per call) */
     int attn_blocked;             /* prefill attention on sgemm blocks (GA_ATTN=one: per query) */
     int fused_dot2;               /* act_bits=16: dual kernels (GA_FUSED=0: two single dots) */
     int gemm_min_t;               /* chunks of at least this many tokens take the f32 gemm path */

@@ -53,6 +53,18 @@ void ga_rope_neox_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_d
     }
 }
 
+void ga_rope_neox_tab_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *c,
+                          const float *s) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *a = x + h * head_dim, *b = a + half;
+        for (int64_t k = 0; k < half; k++) {
+            const float x0 = a[k], x1 = b[k];
+            a[k] = x0 * c[k] - x1 * s[k];
+            b[k] = x0 * s[k] + x1 * c[k];
+        }
+    }
+}
+
 /* ---- gelu (tanh approximation) ---- */
 
 static inline float gelu_tanh_1(float x) {
@@ -102,6 +114,12 @@ void ga_axpy_f32_ref(float *y, float a, const float *x, int64_t n) {
 void ga_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
     if (USE_AVX2()) ga_rmsnorm_avx2(out, x, w, n, eps);
     else ga_rmsnorm_ref(out, x, w, n, eps);
+}
+
+void ga_rope_neox_tab(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                      const float *sin_t) {
+    if (USE_AVX2()) ga_rope_neox_tab_avx2(x, n_heads, head_dim, half, cos_t, sin_t);
+    else ga_rope_neox_tab_ref(x, n_heads, head_dim, half, cos_t, sin_t);
 }
 
 void ga_rope_neox(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,

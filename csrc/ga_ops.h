@@ -15,6 +15,11 @@ void ga_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
  * angle pos * freq_scale * base^(-2i/rot_dim); elements >= rot_dim are left alone. */
 void ga_rope_neox(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                   float base, float freq_scale);
+/* NEOX rotation of every head with precomputed tables: cos/sin[i] for pairs (i, i + half),
+ * i < half (from ga_rope_angles(cos, sin, 0, half, 2 * half, ...)): the same products as
+ * ga_rope_neox with rot_dim = 2 * half, without recomputing the angles. */
+void ga_rope_neox_tab(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                      const float *sin_t);
 /* out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void ga_gelu_tanh(float *out, const float *x, int64_t n);
 /* out = gelu_tanh(gate) * up (fused) */
@@ -30,6 +35,8 @@ void ga_axpy_f32(float *y, float a, const float *x, int64_t n);
 void ga_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void ga_rope_neox_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                       float base, float freq_scale);
+void ga_rope_neox_tab_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                          const float *sin_t);
 void ga_gelu_tanh_ref(float *out, const float *x, int64_t n);
 void ga_gelu_tanh_mul_ref(float *out, const float *gate, const float *up, int64_t n);
 void ga_softmax_ref(float *x, int64_t n);
@@ -40,6 +47,8 @@ void ga_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 void ga_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
 void ga_rope_neox_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                        float base, float freq_scale);
+void ga_rope_neox_tab_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                           const float *sin_t);
 void ga_gelu_tanh_avx2(float *out, const float *x, int64_t n);
 void ga_gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, int64_t n);
 void ga_softmax_avx2(float *x, int64_t n);

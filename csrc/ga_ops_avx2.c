@@ -111,6 +111,25 @@ GA_AVX2 void ga_rope_neox_avx2(float *x, int64_t n_heads, int64_t head_dim, int6
     }
 }
 
+GA_AVX2 void ga_rope_neox_tab_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *c,
+                                   const float *s) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *a = x + h * head_dim, *b = a + half;
+        int64_t k = 0;
+        for (; k + 8 <= half; k += 8) {
+            const __m256 x0 = _mm256_loadu_ps(a + k), x1 = _mm256_loadu_ps(b + k);
+            const __m256 vc = _mm256_loadu_ps(c + k), vs = _mm256_loadu_ps(s + k);
+            _mm256_storeu_ps(a + k, _mm256_sub_ps(_mm256_mul_ps(x0, vc), _mm256_mul_ps(x1, vs)));
+            _mm256_storeu_ps(b + k, _mm256_add_ps(_mm256_mul_ps(x0, vs), _mm256_mul_ps(x1, vc)));
+        }
+        for (; k < half; k++) {
+            const float x0 = a[k], x1 = b[k];
+            a[k] = x0 * c[k] - x1 * s[k];
+            b[k] = x0 * s[k] + x1 * c[k];
+        }
+    }
+}
+
 /* ---- gelu ---- */
 
 /* x / (1 + e^(-2u)), -2u = x (-2 sqrt(2/pi) - 2 sqrt(2/pi) 0.044715 x^2) */

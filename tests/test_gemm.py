@@ -120,3 +120,22 @@ def test_blocked_attention_matches_per_query(gemma_path, monkeypatch):
             out[mode] = m.logits(ids, last_n=300)
     assert np.abs(out["one"] - out["blocked"]).max() <= ATTN_BLOCKED_MAX_DIFF
     assert (out["one"].argmax(1) == out["blocked"].argmax(1)).all()
+
+
+@pytest.mark.parametrize("kset", KERNEL_SETS)
+def test_rope_tables_match_direct(gemma_path, monkeypatch, kset):
+    """RoPE with per-chunk tables (ga_rope_neox_tab, computed once for all layers of a kind)
+    gives bit-identical logits to the per-call angles (GA_ROPE=direct), prefill and decode."""
+    import gemma_accel
+    ids = [2] + list(range(3000, 3100))
+    out = {}
+    for mode in ("direct", "tables"):
+        if mode == "direct":
+            monkeypatch.setenv("GA_ROPE", "direct")
+        else:
+            monkeypatch.delenv("GA_ROPE", raising=False)
+        with gemma_accel.load(gemma_path, n_ctx=256, n_threads=2) as m:
+            out[mode] = run_in(kset, m.logits, ids, last_n=5)
+            out[mode + "_gen"] = run_in(kset, m.generate, ids[:20], max_tokens=8, temperature=0).tokens
+    np.testing.assert_array_equal(out["direct"], out["tables"])
+    assert out["direct_gen"] == out["tables_gen"]
