@@ -358,6 +358,7 @@ def main():
     bw = _core.mem_read_bandwidth(1024, args.threads, 5)
     bw1 = _core.mem_read_bandwidth(1024, 1, 3)
     log(f"read bandwidth {bw:.1f} GB/s ({args.threads} threads), {bw1:.1f} GB/s (1 thread)")
+    bw_samples = [bw]
 
     results = {}   # file -> engine -> list of run dicts
     curve = {}     # engine -> list of run dicts
@@ -388,7 +389,12 @@ def main():
             profile8 = run_child("ga", 8, path, ids_path, args.threads, "profile")
             profile = {"act16": profile, "act8": profile8}
 
+    # shared hosts vary: measure again at the end and take the best (the strictest limit)
+    bw_samples.append(_core.mem_read_bandwidth(1024, args.threads, 5))
+    bw = max(bw_samples)
+    log(f"read bandwidth at the end {bw_samples[-1]:.1f} GB/s; using the best, {bw:.1f} GB/s")
     machine = machine_description(args.threads)
+    machine["bw_samples"] = bw_samples
     machine["loadavg_before"] = load_before
     write_outputs(out, args, files, results, curve, profile, wbytes, bw, bw1, llama_version,
                   machine, time.time() - t_begin)
@@ -474,7 +480,8 @@ def write_outputs(out, args, files, results, curve, profile, wbytes, bw, bw1, ll
     L.append(f"- Versions: gemma_accel {gemma_accel.__version__}, llama-cpp-python {llama_version} "
              f"(its own environment, benchmarks/.llama-env)")
     L.append(f"- Streaming read bandwidth: **{bw:.1f} GB/s** with {args.threads} threads "
-             f"({bw1:.1f} GB/s with 1), 1 GiB buffer, best of 5")
+             f"({bw1:.1f} GB/s with 1), 1 GiB buffer, best of 5 passes, measured before and after the runs "
+             f"({' / '.join(f'{x:.1f}' for x in machine.get('bw_samples', [bw]))} GB/s; the best is used)")
     L.append(f"- Load average (1/5/15 min) before the run {' '.join(machine['loadavg_before'])}, after "
              f"{' '.join(machine['loadavg'])}: other work on the machine slows both engines alike only roughly, "
              "so compare figures from one run\n")

@@ -16,7 +16,7 @@
 
 #define GA_ATTN_CHUNK 128 /* 128 keys x 256 dims x 4 B = 128 KiB: fits L2 */
 
-#define GA_ATTN_QBLOCK 32 /* queries per job of the blocked (prefill) path */
+#define GA_ATTN_QBLOCK 64 /* queries per job of the blocked (prefill) path */
 
 typedef struct {
     int n_threads;
