@@ -358,6 +358,10 @@ static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
 }
 
 static int32_t sample_last(ModelObject *self, SamplerObject *sampler) {
+    const ga_sampler_params *p = &sampler->s.p;
+    /* greedy without a repetition penalty only reads the logits: no 1 MB copy per token */
+    if (p->temperature <= 0.0f && (p->repeat_penalty == 1.0f || p->repeat_last_n <= 0))
+        return ga_sampler_sample(&sampler->s, self->last_logits);
     memcpy(self->scratch, self->last_logits, (size_t)self->n_vocab * sizeof(float));
     return ga_sampler_sample(&sampler->s, self->scratch);
 }
