@@ -60,8 +60,10 @@ static void rows_task(void *p, int ith, int nth) {
         base += w->rows;
         if (r0 >= r1) continue;
         int fam = ga_act_family(w->type);
-        for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-            int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+        /* one token (decode): no block reuse to gain, one call for the whole range */
+        const int64_t block = t->T == 1 ? r1 - r0 : ROW_BLOCK;
+        for (int64_t rb = r0; rb < r1; rb += block) {
+            int64_t re = rb + block < r1 ? rb + block : r1;
             for (int tok = 0; tok < t->T; tok++) {
                 float *y = t->y[i] + tok * t->y_stride[i];
                 const uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
