@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 ASAN_DIR := build/asan
 
-.PHONY: run test test-asan build system-deps venv clean bench-quant
+.PHONY: run test test-asan build system-deps venv clean bench bench-quant
 
 run: build
 	$(PY) -m gemma_accel run
@@ -19,6 +19,12 @@ test: build
 # Quantization quality table (not part of make test): benchmarks/results/quant_quality.md
 bench-quant: build
 	$(PY) benchmarks/quant_quality.py
+
+# gemma_accel vs llama.cpp (llama-cpp-python in benchmarks/.llama-env, made on first use) on the
+# default model and its Q4_0 / Q8_0 requantizations; writes benchmarks/results/.
+BENCH_ARGS ?=
+bench: build
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 system-deps:
 	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh

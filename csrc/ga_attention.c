@@ -3,23 +3,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef GA_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include "ga_attention.h"
+#include "ga_cpu.h"
 #include "ga_ops.h"
+
+static size_t blk_floats(int64_t head_dim) {
+    return (size_t)GA_ATTN_QBLOCK * (size_t)(GA_ATTN_CHUNK + head_dim + 2);
+}
 
 ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t head_dim) {
     s->n_threads = n_threads;
     s->head_dim = head_dim;
     s->buf = calloc((size_t)n_threads * (size_t)(GA_ATTN_CHUNK + head_dim), sizeof(float));
-    return s->buf ? GA_OK : GA_ERR_NOMEM;
+    s->blk = calloc((size_t)n_threads * blk_floats(head_dim), sizeof(float));
+    if (!s->buf || !s->blk) {
+        ga_attn_scratch_free(s);
+        return GA_ERR_NOMEM;
+    }
+    return GA_OK;
 }
 
 void ga_attn_scratch_free(ga_attn_scratch *s) {
     free(s->buf);
-    s->buf = NULL;
+    free(s->blk);
+    s->buf = s->blk = NULL;
 }
 
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s) {
-    return (uint64_t)s->n_threads * (uint64_t)(GA_ATTN_CHUNK + s->head_dim) * sizeof(float);
+    return (uint64_t)s->n_threads * ((uint64_t)(GA_ATTN_CHUNK + s->head_dim) + blk_floats(s->head_dim)) *
+           sizeof(float);
 }
 
 void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
@@ -43,8 +59,10 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
         const float correction = expf(run_max - new_max); /* exp(-inf) = 0 on the first chunk */
         run_sum *= correction;
         for (int64_t i = 0; i < d; i++) acc[i] *= correction;
+        for (int64_t j = 0; j < n; j++) scores[j] -= new_max;
+        ga_exp_f32(scores, scores, n); /* the chunk's exps in one vector pass */
         for (int64_t j = 0; j < n; j++) {
-            const float e = expf(scores[j] - new_max);
+            const float e = scores[j];
             run_sum += e;
             ga_axpy_f32(acc, e, a->v_cache + ((p0 + j) % a->ring) * a->stride, d);
         }
@@ -52,4 +70,66 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
     }
     const float inv = 1.0f / run_sum;
     for (int64_t i = 0; i < d; i++) a->out[i] = acc[i] * inv;
+}
+
+int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith) {
+#ifdef GA_HAVE_OPENBLAS
+    if (!ga_kernels_avx2() || a->nq < 1 || a->nq > GA_ATTN_QBLOCK) return 0;
+    const int64_t d = a->head_dim, nq = a->nq;
+    float *S = s->blk + (size_t)ith * blk_floats(d); /* nq x CHUNK */
+    float *O = S + (size_t)GA_ATTN_QBLOCK * GA_ATTN_CHUNK;  /* nq x d */
+    float *mx = O + (size_t)GA_ATTN_QBLOCK * d, *sum = mx + GA_ATTN_QBLOCK;
+    memset(O, 0, (size_t)(nq * d) * sizeof(float));
+    for (int64_t i = 0; i < nq; i++) { mx[i] = -INFINITY; sum[i] = 0.0f; }
+    const int64_t last = a->last0 + nq - 1;
+    int64_t first = a->window > 0 ? a->last0 - a->window + 1 : 0;
+    if (first < 0) first = 0;
+    for (int64_t p0 = first; p0 <= last;) {
+        /* a chunk of keys that does not wrap around the ring */
+        const int64_t slot = p0 % a->ring;
+        int64_t n = last + 1 - p0;
+        if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
+        if (n > a->ring - slot) n = a->ring - slot;
+        const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)n, (int)d, a->scale, a->q,
+                    (int)a->q_stride, K, (int)a->stride, 0.0f, S, (int)n);
+        for (int64_t i = 0; i < nq; i++) {
+            float *row = S + i * n;
+            const int64_t pos = a->last0 + i;
+            const int64_t lo = a->window > 0 ? pos - a->window + 1 : 0;
+            float cmax = -INFINITY;
+            for (int64_t j = 0; j < n; j++) {
+                const int64_t p = p0 + j;
+                if (p > pos || p < lo) { row[j] = -INFINITY; continue; }
+                if (a->softcap > 0.0f) row[j] = a->softcap * tanhf(row[j] / a->softcap);
+                if (row[j] > cmax) cmax = row[j];
+            }
+            const float new_max = cmax > mx[i] ? cmax : mx[i];
+            if (new_max == -INFINITY) { /* no visible key yet: nothing to add */
+                memset(row, 0, (size_t)n * sizeof(float));
+                continue;
+            }
+            const float corr = expf(mx[i] - new_max); /* 0 on the first visible chunk */
+            for (int64_t j = 0; j < n; j++) row[j] -= new_max;
+            ga_exp_f32(row, row, n); /* exp(-inf) = 0 for masked keys */
+            float rs = 0.0f;
+            for (int64_t j = 0; j < n; j++) rs += row[j];
+            sum[i] = sum[i] * corr + rs;
+            if (corr != 1.0f)
+                for (int64_t c = 0; c < d; c++) O[i * d + c] *= corr;
+            mx[i] = new_max;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)n, 1.0f, S, (int)n, V,
+                    (int)a->stride, 1.0f, O, (int)d);
+        p0 += n;
+    }
+    for (int64_t i = 0; i < nq; i++) {
+        const float inv = 1.0f / sum[i];
+        for (int64_t c = 0; c < d; c++) a->out[i * a->out_stride + c] = O[i * d + c] * inv;
+    }
+    return 1;
+#else
+    (void)a; (void)s; (void)ith;
+    return 0;
+#endif
 }

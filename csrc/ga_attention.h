@@ -16,10 +16,13 @@
 
 #define GA_ATTN_CHUNK 128 /* 128 keys x 256 dims x 4 B = 128 KiB: fits L2 */
 
+#define GA_ATTN_QBLOCK 64 /* queries per job of the blocked (prefill) path */
+
 typedef struct {
     int n_threads;
     int64_t head_dim;
     float *buf; /* per thread: GA_ATTN_CHUNK scores + head_dim accumulator */
+    float *blk; /* per thread, blocked path: QBLOCK x CHUNK scores, QBLOCK x head_dim out, 2 x QBLOCK */
 } ga_attn_scratch;
 
 typedef struct {
@@ -38,5 +41,24 @@ void ga_attn_scratch_free(ga_attn_scratch *s);
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s);
 
 void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith);
+
+/* nq consecutive query positions (last0, last0 + 1, ...) of one head, q rows q_stride
+ * apart, out rows out_stride apart; query i attends to [max(0, last0 + i - window + 1),
+ * last0 + i] (window 0 = no window).  Keys in chunks of GA_ATTN_CHUNK: scores and the
+ * value sums are matrix products (OpenBLAS sgemm), with the same online softmax as
+ * ga_attention_one (its reference twin).  1 if it ran, 0 if unavailable (no BLAS, or
+ * the portable kernel set): then call ga_attention_one per query. */
+typedef struct {
+    const float *q;
+    float *out;
+    int64_t q_stride, out_stride;
+    const float *k_cache, *v_cache;
+    int64_t stride, head_dim;
+    int64_t last0, window;
+    int nq;
+    int64_t ring;
+    float scale, softcap;
+} ga_attn_block_args;
+int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith);
 
 #endif

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ga_gemm.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_ops.h"
@@ -36,18 +37,11 @@ static void quantize_task(void *p, int ith, int nth) {
         int64_t b, e;
         ga_split(t->T, ith, nth, &b, &e);
         const int64_t cols = t->w[i]->cols;
-        for (int64_t tok = b; tok < e; tok++) {
-            const float *x = t->x + tok * cols;
-            uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
-            ga_matvec_quantize_act(t->w[i]->type, x, act, cols, NULL);
-            if (!m->act_res[fam]) continue;
-            /* residual = x - dequant(act), quantized in its own blocks: int8 + int8
-             * carries ~15 bits of each activation instead of ~8 */
-            float *r = m->row_scratch + (int64_t)ith * m->max_cols;
-            ga_dequantize(ga_matvec_act_type(t->w[i]->type), act, r, cols, NULL);
-            for (int64_t j = 0; j < cols; j++) r[j] = x[j] - r[j];
-            ga_matvec_quantize_act(t->w[i]->type, r, m->act_res[fam] + tok * m->act_stride[fam], cols, NULL);
-        }
+        float *scratch = m->row_scratch + (int64_t)ith * m->max_cols;
+        for (int64_t tok = b; tok < e; tok++)
+            ga_matvec_quantize_act2(t->w[i]->type, t->x + tok * cols, m->act[fam] + tok * m->act_stride[fam],
+                                    m->act_res[fam] ? m->act_res[fam] + tok * m->act_stride[fam] : NULL, cols,
+                                    scratch, NULL);
     }
 }
 
@@ -66,19 +60,40 @@ static void rows_task(void *p, int ith, int nth) {
         base += w->rows;
         if (r0 >= r1) continue;
         int fam = ga_act_family(w->type);
-        for (int64_t rb = r0; rb < r1; rb += ROW_BLOCK) {
-            int64_t re = rb + ROW_BLOCK < r1 ? rb + ROW_BLOCK : r1;
+        /* one token (decode): no block reuse to gain, one call for the whole range */
+        const int64_t block = t->T == 1 ? r1 - r0 : ROW_BLOCK;
+        for (int64_t rb = r0; rb < r1; rb += block) {
+            int64_t re = rb + block < r1 ? rb + block : r1;
             for (int tok = 0; tok < t->T; tok++) {
                 float *y = t->y[i] + tok * t->y_stride[i];
-                ga_matvec_rows(w->type, w->data, w->cols, m->act[fam] + tok * m->act_stride[fam], y, rb, re,
-                               NULL);
-                if (!m->act_res[fam]) continue;
-                float *y2 = m->row_out + (int64_t)ith * m->max_rows; /* rows rb..re are still in L1 */
-                ga_matvec_rows(w->type, w->data, w->cols, m->act_res[fam] + tok * m->act_stride[fam], y2, rb,
-                               re, NULL);
-                for (int64_t r = rb; r < re; r++) y[r] += y2[r];
+                const uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
+                if (m->act_res[fam]) /* one weight unpack, two integer dots */
+                    ga_matvec_rows2(w->type, w->data, w->cols, act, m->act_res[fam] + tok * m->act_stride[fam],
+                                    y, rb, re, m->fused_dot2, NULL);
+                else
+                    ga_matvec_rows(w->type, w->data, w->cols, act, y, rb, re, NULL);
             }
         }
+    }
+}
+
+/* prefill: f32 activations times dequantized weight tiles (ga_gemm.c), no quantize pass */
+static void gemm_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    int64_t total = 0;
+    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
+    int64_t b, e;
+    ga_split(total, ith, nth, &b, &e);
+    int64_t base = 0;
+    float *scratch = m->gemm_scratch + (int64_t)ith * m->gemm_scratch_stride;
+    for (int i = 0; i < t->nw; i++) {
+        const ga_weight *w = t->w[i];
+        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
+        base += w->rows;
+        if (r0 >= r1) continue;
+        ga_gemm_f32_rows(w->type, w->data, w->cols, t->x, t->T, w->cols, t->y[i], t->y_stride[i], r0, r1,
+                         scratch, NULL);
     }
 }
 
@@ -88,6 +103,10 @@ static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weig
         t.w[i] = w[i];
         t.y[i] = y[i];
         t.y_stride[i] = w[i]->rows;
+    }
+    if (m->gemm_scratch && T >= m->gemm_min_t) {
+        ga_pool_run(m->pool, gemm_task, &t);
+        return;
     }
     ga_pool_run(m->pool, quantize_task, &t);
     ga_pool_run(m->pool, rows_task, &t);
@@ -152,7 +171,15 @@ static void qk_task(void *p, int ith, int nth) {
             for (int64_t h = 0; h < H; h++) ga_rmsnorm(q + h * d, q + h * d, L->q_norm, d, hp->norm_eps);
             for (int64_t h = 0; h < Hkv; h++) ga_rmsnorm(k + h * d, k + h * d, L->k_norm, d, hp->norm_eps);
         }
-        if (hp->rope_neox) {
+        if (hp->rope_neox && m->rope_tables) {
+            /* the chunk's angles are computed once (first layer of this kind), then reused */
+            const int64_t half = d / 2;
+            float *c = m->rope_cos + ((int64_t)swa * m->n_batch + i) * half;
+            float *s = m->rope_sin + ((int64_t)swa * m->n_batch + i) * half;
+            if (t->inout) ga_rope_angles(c, s, 0, half, 2 * half, pos, base, scale);
+            ga_rope_neox_tab(q, H, d, half, c, s);
+            ga_rope_neox_tab(k, Hkv, d, half, c, s);
+        } else if (hp->rope_neox) {
             ga_rope_neox(q, H, d, d, pos, base, scale);
             ga_rope_neox(k, Hkv, d, d, pos, base, scale);
         } else {
@@ -165,6 +192,22 @@ static void qk_task(void *p, int ith, int nth) {
     }
 }
 
+static void attention_one_job(ga_model *m, int l, int64_t i, int64_t h, int ith) {
+    const ga_hparams *hp = &m->hp;
+    const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
+    const int64_t pos = m->n_past + i;
+    int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
+    ga_attn_args a = {
+        .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
+        .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
+        .stride = hp->n_head_kv * d, .head_dim = d,
+        .first = first, .last = pos, .ring = m->cache_len[l],
+        .scale = hp->attn_scale, .softcap = hp->attn_softcap,
+    };
+    ga_attention_one(&a, &m->attn, ith);
+}
+
 static void attention_task(void *p, int ith, int nth) {
     elem_task *t = p;
     ga_model *m = t->m;
@@ -173,20 +216,28 @@ static void attention_task(void *p, int ith, int nth) {
     const int64_t d = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const int window = hp->layer_swa[l] ? hp->sliding_window : 0;
     int64_t b, e;
-    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
-    for (int64_t job = b; job < e; job++) {
-        const int64_t i = job / H, h = job % H;
-        const int64_t pos = m->n_past + i;
-        int64_t first = window > 0 && pos - window + 1 > 0 ? pos - window + 1 : 0;
-        ga_attn_args a = {
-            .q = m->q + (i * H + h) * d, .out = m->att + (i * H + h) * d,
-            .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
-            .stride = hp->n_head_kv * d, .head_dim = d,
-            .first = first, .last = pos, .ring = m->cache_len[l],
-            .scale = hp->attn_scale, .softcap = hp->attn_softcap,
-        };
-        ga_attention_one(&a, &m->attn, ith);
+    if (t->T >= 2 && m->attn_blocked) {
+        /* prefill: blocks of GA_ATTN_QBLOCK queries of one head, scores and sums as sgemm */
+        const int64_t nblk = (t->T + GA_ATTN_QBLOCK - 1) / GA_ATTN_QBLOCK;
+        ga_split(nblk * H, ith, nth, &b, &e);
+        for (int64_t job = b; job < e; job++) {
+            const int64_t h = job % H, i0 = job / H * GA_ATTN_QBLOCK;
+            const int nq = (int)(t->T - i0 < GA_ATTN_QBLOCK ? t->T - i0 : GA_ATTN_QBLOCK);
+            ga_attn_block_args a = {
+                .q = m->q + (i0 * H + h) * d, .out = m->att + (i0 * H + h) * d,
+                .q_stride = H * d, .out_stride = H * d,
+                .k_cache = m->k_cache[l] + (h / group) * d, .v_cache = m->v_cache[l] + (h / group) * d,
+                .stride = hp->n_head_kv * d, .head_dim = d,
+                .last0 = m->n_past + i0, .window = window, .nq = nq, .ring = m->cache_len[l],
+                .scale = hp->attn_scale, .softcap = hp->attn_softcap,
+            };
+            if (!ga_attention_block(&a, &m->attn, ith))
+                for (int64_t i = i0; i < i0 + nq; i++) attention_one_job(m, l, i, h, ith);
+        }
+        return;
     }
+    ga_split((int64_t)t->T * H, ith, nth, &b, &e);
+    for (int64_t job = b; job < e; job++) attention_one_job(m, l, job / H, job % H, ith);
 }
 
 static void mlp_act_task(void *p, int ith, int nth) {
@@ -210,7 +261,15 @@ static void run_elem(ga_model *m, ga_task_fn fn, int T, int layer) {
     ga_pool_run(m->pool, fn, &t);
 }
 
-static void cpu_qk_rope_store(ga_model *m, int layer, int T) { run_elem(m, qk_task, T, layer); }
+static void cpu_qk_rope_store(ga_model *m, int layer, int T) {
+    const int swa = m->hp.layer_swa[layer] ? 1 : 0;
+    /* inout != NULL tells qk_task to (re)compute this chunk's RoPE tables */
+    const int stale = m->rope_key_pos[swa] != m->n_past || m->rope_key_T[swa] != T;
+    elem_task t = {.m = m, .T = T, .layer = layer, .inout = stale ? m->rope_cos : NULL};
+    ga_pool_run(m->pool, qk_task, &t);
+    m->rope_key_pos[swa] = m->n_past;
+    m->rope_key_T[swa] = T;
+}
 static void cpu_attention(ga_model *m, int layer, int T) { run_elem(m, attention_task, T, layer); }
 static void cpu_mlp_act(ga_model *m, int T) { run_elem(m, mlp_act_task, T, 0); }
 

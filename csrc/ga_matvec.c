@@ -70,6 +70,30 @@ static ga_vec_dot_fn vec_dot_for(int wtype) {
     }
 }
 
+/* The fused dual dot product for wtype, NULL where there is none (two single dots then). */
+static ga_vec_dot2_fn vec_dot2_for(int wtype) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ga_kernels_avx2()) {
+        switch (wtype) {
+        case GA_TYPE_Q4_0: return ga_vec_dot2_q4_0_q8_0_avx2;
+        case GA_TYPE_Q5_0: return ga_vec_dot2_q5_0_q8_0_avx2;
+        case GA_TYPE_Q8_0: return ga_vec_dot2_q8_0_q8_0_avx2;
+        case GA_TYPE_Q4_K: return ga_vec_dot2_q4_K_q8_K_avx2;
+        case GA_TYPE_Q6_K: return ga_vec_dot2_q6_K_q8_K_avx2;
+        default: return NULL;
+        }
+    }
+#endif
+    switch (wtype) {
+    case GA_TYPE_Q4_0: return ga_vec_dot2_q4_0_q8_0_ref;
+    case GA_TYPE_Q5_0: return ga_vec_dot2_q5_0_q8_0_ref;
+    case GA_TYPE_Q8_0: return ga_vec_dot2_q8_0_q8_0_ref;
+    case GA_TYPE_Q4_K: return ga_vec_dot2_q4_K_q8_K_ref;
+    case GA_TYPE_Q6_K: return ga_vec_dot2_q6_K_q8_K_ref;
+    default: return NULL;
+    }
+}
+
 /* Checks shared by the entry points: supported type, n a positive multiple of the block. */
 static ga_status check_type_and_n(int wtype, int64_t n, ga_error *err) {
     const ga_type_info *t = ga_type_get(wtype);
@@ -108,6 +132,40 @@ ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, f
     const ga_vec_dot_fn dot = vec_dot_for(wtype);
     const uint8_t *row = (const uint8_t *)w + (size_t)r0 * row_bytes;
     for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot(n, row, act);
+    return GA_OK;
+}
+
+ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *act_res, int64_t n,
+                                  float *scratch, ga_error *err) {
+    ga_status st = ga_matvec_quantize_act(wtype, x, act, n, err);
+    if (st != GA_OK || !act_res) return st;
+    const int at = ga_matvec_act_type(wtype);
+    if (at == GA_TYPE_F32) { memset(act_res, 0, (size_t)n * sizeof(float)); return GA_OK; }
+    /* residual = x - dequant(act), quantized in its own blocks: int8 + int8 carries
+     * ~15 bits of each activation instead of ~8 */
+    if ((st = ga_dequantize(at, act, scratch, n, err)) != GA_OK) return st;
+    for (int64_t j = 0; j < n; j++) scratch[j] = x[j] - scratch[j];
+    return ga_matvec_quantize_act(wtype, scratch, act_res, n, err);
+}
+
+ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, const void *act_res,
+                          float *y, int64_t r0, int64_t r1, int fused, ga_error *err) {
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+    if ((uintptr_t)act % 4 || (uintptr_t)act_res % 4)
+        return ga_fail(err, GA_ERR_ARG, "activation buffers must be 4-byte aligned");
+    if (r0 < 0 || r1 < r0)
+        return ga_fail(err, GA_ERR_ARG, "bad row range [%lld, %lld)", (long long)r0, (long long)r1);
+    const ga_type_info *t = ga_type_get(wtype);
+    const size_t row_bytes = (size_t)(n / t->block_size) * t->type_size;
+    const ga_vec_dot2_fn dot2 = fused ? vec_dot2_for(wtype) : NULL;
+    const ga_vec_dot_fn dot = vec_dot_for(wtype);
+    const uint8_t *row = (const uint8_t *)w + (size_t)r0 * row_bytes;
+    if (dot2) {
+        for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot2(n, row, act, act_res);
+    } else {
+        for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot(n, row, act) + dot(n, row, act_res);
+    }
     return GA_OK;
 }
 

@@ -31,6 +31,15 @@ ga_status ga_matvec_quantize_act(int wtype, const float *x, void *act, int64_t n
  * act from ga_matvec_quantize_act.  No allocation: callers split rows across threads. */
 ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, float *y,
                          int64_t r0, int64_t r1, ga_error *err);
+/* act_bits=16: act as above, plus act_res = the rounding residual x - dequant(act)
+ * quantized in the same format (act_res may be NULL: act only).  scratch: n floats. */
+ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *act_res, int64_t n,
+                                  float *scratch, ga_error *err);
+/* y[r] = dot(W row r, act) + dot(W row r, act_res) for r in [r0, r1).  fused=1 uses the
+ * dual kernels (one weight unpack, two integer dots) where the type has one; fused=0
+ * always runs two single dots (the reference the fused kernels are tested against). */
+ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, const void *act_res,
+                          float *y, int64_t r0, int64_t r1, int fused, ga_error *err);
 /* Convenience: quantize x then all rows (allocates a temporary act buffer). */
 ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,
                     ga_error *err);

@@ -8,11 +8,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "ga_gemm.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_quants.h"
 #include "ga_types.h"
+
+/* chunks of at least this many tokens use the f32 gemm on dequantized tiles: measured
+ * faster than the integer dot products from here on (benchmarks/bench.py) */
+#define GA_GEMM_MIN_T 2
 
 int ga_act_family(int wtype) {
     switch (ga_matvec_act_type(wtype)) {
@@ -100,6 +106,8 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     m->w = *w;
     m->n_ctx = n_ctx;
     m->n_batch = n_batch;
+    const char *prof = getenv("GA_PROFILE");
+    m->profile = prof && *prof && strcmp(prof, "0") != 0;
     if ((st = ga_pool_new(n_threads, &m->pool, err))) { free(m); return st; }
 
     const int64_t D = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim,
@@ -154,7 +162,27 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     }
     if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->head_dim) != GA_OK) ok = 0;
     ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
-    ok &= (m->row_out = alloc_floats(m, (int64_t)n_threads * m->max_rows)) != NULL;
+    /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
+     * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
+    const char *rp = getenv("GA_ROPE");
+    m->rope_tables = hp->rope_neox && !(rp && strcmp(rp, "direct") == 0);
+    m->rope_key_pos[0] = m->rope_key_pos[1] = -1;
+    if (m->rope_tables) {
+        ok &= (m->rope_cos = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
+        ok &= (m->rope_sin = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
+    }
+    const char *at = getenv("GA_ATTN");
+    m->attn_blocked = !(at && strcmp(at, "one") == 0);
+    const char *fz = getenv("GA_FUSED");
+    m->fused_dot2 = !(fz && strcmp(fz, "0") == 0);
+    const char *gm = getenv("GA_GEMM");
+    m->gemm_min_t = GA_GEMM_MIN_T;
+    if (gm && strcmp(gm, "int") == 0) m->gemm_min_t = 0;
+    else if (gm && strcmp(gm, "f32") == 0) m->gemm_min_t = 2;
+    if (m->gemm_min_t > 0 && n_batch >= m->gemm_min_t) {
+        m->gemm_scratch_stride = (ga_gemm_scratch_floats(m->max_cols) + 15) & ~(int64_t)15;
+        ok &= (m->gemm_scratch = alloc_floats(m, (int64_t)n_threads * m->gemm_scratch_stride)) != NULL;
+    }
     m->reserved += ga_attn_scratch_bytes(&m->attn);
     if (!ok) {
         ga_model_free(m);
@@ -171,7 +199,9 @@ void ga_model_free(ga_model *m) {
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v);
     free(m->att); free(m->o); free(m->g); free(m->u);
     for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
-    free(m->row_out);
+    free(m->gemm_scratch);
+    free(m->rope_cos);
+    free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);
     free(m->row_scratch);
     free(m);
@@ -186,6 +216,7 @@ uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->reserved; }
 void ga_model_truncate(ga_model *m, int n) {
     if (n >= 0 && n < m->n_past) m->n_past = n;
 }
+
 
 /* ------------------------------------------------------------------- eval */
 
@@ -206,45 +237,92 @@ static ga_status embed(ga_model *m, const int32_t *tokens, int T, ga_error *err)
     return GA_OK;
 }
 
+/* ------------------------------------------------------------- profiling */
+
+static const char *const prof_names[GA_PROF_N] = {
+    "embed", "rms_norm", "matmul_qkv", "qk_norm_rope", "attention", "matmul_attn_out",
+    "residual_post_norm", "matmul_gate_up", "gelu_mul", "matmul_down", "output_head",
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* run the statement, charging its time to op kind K when profiling */
+#define PROF(m, K, ...)                                   \
+    do {                                                   \
+        if ((m)->profile) {                                \
+            const double t0_ = now_s();                    \
+            __VA_ARGS__;                                   \
+            (m)->prof_s[K] += now_s() - t0_;               \
+        } else {                                           \
+            __VA_ARGS__;                                   \
+        }                                                  \
+    } while (0)
+
+int ga_model_profile(ga_model *m, const char **names, double *secs, int cap, int64_t *tokens, int reset) {
+    if (!m->profile) return 0;
+    for (int i = 0; i < GA_PROF_N && i < cap; i++) {
+        names[i] = prof_names[i];
+        secs[i] = m->prof_s[i];
+    }
+    if (tokens) *tokens = m->prof_tokens;
+    if (reset) {
+        memset(m->prof_s, 0, sizeof m->prof_s);
+        m->prof_tokens = 0;
+    }
+    return GA_PROF_N;
+}
+
 static void layer_forward(ga_model *m, int l, int T) {
     const ga_backend_ops *ops = m->ops;
     const ga_hparams *hp = &m->hp;
     const ga_layer_weights *L = &m->w.layers[l];
     const int64_t D = hp->n_embd;
 
-    ops->rms_norm_rows(m, m->xn, m->x, L->attn_norm, T, D);
-    ops->matmul(m, m->xn, T, 3, (const ga_weight *const[]){&L->wq, &L->wk, &L->wv},
-                (float *const[]){m->q, m->k, m->v});
-    ops->qk_rope_store(m, l, T);
-    ops->attention(m, l, T);
-    ops->matmul(m, m->att, T, 1, (const ga_weight *const[]){&L->wo}, (float *const[]){m->o});
-    ops->residual_add(m, m->o, hp->post_norms ? L->post_attn_norm : NULL, T);
+    PROF(m, GA_PROF_NORM, ops->rms_norm_rows(m, m->xn, m->x, L->attn_norm, T, D));
+    PROF(m, GA_PROF_QKV, ops->matmul(m, m->xn, T, 3, (const ga_weight *const[]){&L->wq, &L->wk, &L->wv},
+                                     (float *const[]){m->q, m->k, m->v}));
+    PROF(m, GA_PROF_ROPE, ops->qk_rope_store(m, l, T));
+    PROF(m, GA_PROF_ATTN, ops->attention(m, l, T));
+    PROF(m, GA_PROF_ATTN_OUT,
+         ops->matmul(m, m->att, T, 1, (const ga_weight *const[]){&L->wo}, (float *const[]){m->o}));
+    PROF(m, GA_PROF_RESIDUAL, ops->residual_add(m, m->o, hp->post_norms ? L->post_attn_norm : NULL, T));
 
-    ops->rms_norm_rows(m, m->xn, m->x, L->ffn_norm, T, D);
-    ops->matmul(m, m->xn, T, 2, (const ga_weight *const[]){&L->gate, &L->up}, (float *const[]){m->g, m->u});
-    ops->mlp_act(m, T);
-    ops->matmul(m, m->g, T, 1, (const ga_weight *const[]){&L->down}, (float *const[]){m->o});
-    ops->residual_add(m, m->o, hp->post_norms ? L->post_ffw_norm : NULL, T);
+    PROF(m, GA_PROF_NORM, ops->rms_norm_rows(m, m->xn, m->x, L->ffn_norm, T, D));
+    PROF(m, GA_PROF_GATE_UP, ops->matmul(m, m->xn, T, 2, (const ga_weight *const[]){&L->gate, &L->up},
+                                         (float *const[]){m->g, m->u}));
+    PROF(m, GA_PROF_MLP_ACT, ops->mlp_act(m, T));
+    PROF(m, GA_PROF_DOWN,
+         ops->matmul(m, m->g, T, 1, (const ga_weight *const[]){&L->down}, (float *const[]){m->o}));
+    PROF(m, GA_PROF_RESIDUAL, ops->residual_add(m, m->o, hp->post_norms ? L->post_ffw_norm : NULL, T));
 }
 
 static ga_status eval_chunk(ga_model *m, const int32_t *tokens, int T, float *logits, int all_logits,
                             ga_error *err) {
     const ga_hparams *hp = &m->hp;
     const int64_t D = hp->n_embd, V = hp->n_vocab;
-    ga_status st = embed(m, tokens, T, err);
+    ga_status st;
+    PROF(m, GA_PROF_EMBED, st = embed(m, tokens, T, err));
     if (st) return st;
     for (int l = 0; l < hp->n_layer; l++) layer_forward(m, l, T);
     if (logits) {
         /* only the rows whose logits are wanted go through the output head */
         const int first = all_logits ? 0 : T - 1, n = all_logits ? T : 1;
-        m->ops->rms_norm_rows(m, m->xn, m->x + first * D, m->w.output_norm, n, D);
-        m->ops->matmul(m, m->xn, n, 1, (const ga_weight *const[]){&m->w.output}, (float *const[]){logits});
-        if (hp->final_softcap > 0) {
-            const float c = hp->final_softcap;
-            for (int64_t i = 0; i < (int64_t)n * V; i++) logits[i] = c * tanhf(logits[i] / c);
-        }
+        PROF(m, GA_PROF_HEAD, {
+            m->ops->rms_norm_rows(m, m->xn, m->x + first * D, m->w.output_norm, n, D);
+            m->ops->matmul(m, m->xn, n, 1, (const ga_weight *const[]){&m->w.output},
+                           (float *const[]){logits});
+            if (hp->final_softcap > 0) {
+                const float c = hp->final_softcap;
+                for (int64_t i = 0; i < (int64_t)n * V; i++) logits[i] = c * tanhf(logits[i] / c);
+            }
+        });
     }
     m->n_past += T;
+    m->prof_tokens += T;
     return GA_OK;
 }
 

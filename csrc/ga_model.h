@@ -82,5 +82,9 @@ int ga_model_n_batch(const ga_model *m);
 const ga_hparams *ga_model_hparams(const ga_model *m);
 /* Bytes of working memory reserved (KV cache + scratch). */
 uint64_t ga_model_reserved_bytes(const ga_model *m);
+/* Per-op timing (only when the environment had GA_PROFILE=1 at ga_model_new):
+ * returns the number of op kinds (0 when profiling is off), fills names[i] and
+ * secs[i] (up to cap entries) and *tokens; reset clears the counters after. */
+int ga_model_profile(ga_model *m, const char **names, double *secs, int cap, int64_t *tokens, int reset);
 
 #endif

@@ -10,6 +10,10 @@
 
 enum { ACT_Q8_0, ACT_Q8_K, ACT_F32, ACT_FAMILIES };
 
+/* op kinds timed when GA_PROFILE is set (ga_model_profile) */
+enum { GA_PROF_EMBED, GA_PROF_NORM, GA_PROF_QKV, GA_PROF_ROPE, GA_PROF_ATTN, GA_PROF_ATTN_OUT,
+       GA_PROF_RESIDUAL, GA_PROF_GATE_UP, GA_PROF_MLP_ACT, GA_PROF_DOWN, GA_PROF_HEAD, GA_PROF_N };
+
 typedef struct ga_backend_ops ga_backend_ops;
 
 struct ga_model {
@@ -31,8 +35,20 @@ struct ga_model {
     ga_attn_scratch attn;
     float *row_scratch; /* per thread: one activation row (residual computation) */
     int64_t max_cols, max_rows;
-    float *row_out;     /* per thread: max_rows partial outputs (residual pass) */
+    float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */
+    int64_t gemm_scratch_stride;  /* floats per thread */
+    /* RoPE tables of the current chunk, [2 (global, sliding)][n_batch][head_dim / 2] each:
+     * computed by the first layer of each kind, reused by the others */
+    float *rope_cos, *rope_sin;
+    int64_t rope_key_pos[2], rope_key_T[2];
+    int rope_tables;              /* 0 when GA_ROPE=direct (angles per call) */
+    int attn_blocked;             /* prefill attention on sgemm blocks (GA_ATTN=one: per query) */
+    int fused_dot2;               /* act_bits=16: dual kernels (GA_FUSED=0: two single dots) */
+    int gemm_min_t;               /* chunks of at least this many tokens take the f32 gemm path */
     uint64_t reserved;
+    int profile;                  /* GA_PROFILE set at creation: time every op */
+    double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */
+    int64_t prof_tokens;          /* tokens evaluated since the last reset */
 };
 
 /* Which activation buffer a weight type reads: ACT_Q8_0, ACT_Q8_K, ACT_F32, or -1. */

@@ -53,6 +53,18 @@ void ga_rope_neox_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_d
     }
 }
 
+void ga_rope_neox_tab_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *c,
+                          const float *s) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *a = x + h * head_dim, *b = a + half;
+        for (int64_t k = 0; k < half; k++) {
+            const float x0 = a[k], x1 = b[k];
+            a[k] = x0 * c[k] - x1 * s[k];
+            b[k] = x0 * s[k] + x1 * c[k];
+        }
+    }
+}
+
 /* ---- gelu (tanh approximation) ---- */
 
 static inline float gelu_tanh_1(float x) {
@@ -104,6 +116,12 @@ void ga_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
     else ga_rmsnorm_ref(out, x, w, n, eps);
 }
 
+void ga_rope_neox_tab(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                      const float *sin_t) {
+    if (USE_AVX2()) ga_rope_neox_tab_avx2(x, n_heads, head_dim, half, cos_t, sin_t);
+    else ga_rope_neox_tab_ref(x, n_heads, head_dim, half, cos_t, sin_t);
+}
+
 void ga_rope_neox(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                   float base, float freq_scale) {
     if (USE_AVX2()) ga_rope_neox_avx2(x, n_heads, head_dim, rot_dim, pos, base, freq_scale);
@@ -123,6 +141,15 @@ void ga_gelu_tanh_mul(float *out, const float *gate, const float *up, int64_t n)
 void ga_softmax(float *x, int64_t n) {
     if (USE_AVX2()) ga_softmax_avx2(x, n);
     else ga_softmax_ref(x, n);
+}
+
+void ga_exp_f32_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = expf(x[i]);
+}
+
+void ga_exp_f32(float *out, const float *x, int64_t n) {
+    if (USE_AVX2()) ga_exp_f32_avx2(out, x, n);
+    else ga_exp_f32_ref(out, x, n);
 }
 
 float ga_dot_f32(const float *a, const float *b, int64_t n) {

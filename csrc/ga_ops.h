@@ -15,6 +15,11 @@ void ga_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps
  * angle pos * freq_scale * base^(-2i/rot_dim); elements >= rot_dim are left alone. */
 void ga_rope_neox(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                   float base, float freq_scale);
+/* NEOX rotation of every head with precomputed tables: cos/sin[i] for pairs (i, i + half),
+ * i < half (from ga_rope_angles(cos, sin, 0, half, 2 * half, ...)): the same products as
+ * ga_rope_neox with rot_dim = 2 * half, without recomputing the angles. */
+void ga_rope_neox_tab(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                      const float *sin_t);
 /* out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void ga_gelu_tanh(float *out, const float *x, int64_t n);
 /* out = gelu_tanh(gate) * up (fused) */
@@ -22,25 +27,33 @@ void ga_gelu_tanh_mul(float *out, const float *gate, const float *up, int64_t n)
 /* in place, max-subtracted; -inf entries give 0; a row of only -inf gives all 0. */
 void ga_softmax(float *x, int64_t n);
 float ga_dot_f32(const float *a, const float *b, int64_t n);
+/* out[i] = exp(x[i]) (in place when out == x); AVX2: max relative error 2.5e-7 vs expf */
+void ga_exp_f32(float *out, const float *x, int64_t n);
 /* y += a * x */
 void ga_axpy_f32(float *y, float a, const float *x, int64_t n);
 
 void ga_rmsnorm_ref(float *out, const float *x, const float *w, int64_t n, float eps);
 void ga_rope_neox_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                       float base, float freq_scale);
+void ga_rope_neox_tab_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                          const float *sin_t);
 void ga_gelu_tanh_ref(float *out, const float *x, int64_t n);
 void ga_gelu_tanh_mul_ref(float *out, const float *gate, const float *up, int64_t n);
 void ga_softmax_ref(float *x, int64_t n);
 float ga_dot_f32_ref(const float *a, const float *b, int64_t n);
+void ga_exp_f32_ref(float *out, const float *x, int64_t n);
 void ga_axpy_f32_ref(float *y, float a, const float *x, int64_t n);
 
 void ga_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps);
 void ga_rope_neox_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                        float base, float freq_scale);
+void ga_rope_neox_tab_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *cos_t,
+                           const float *sin_t);
 void ga_gelu_tanh_avx2(float *out, const float *x, int64_t n);
 void ga_gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, int64_t n);
 void ga_softmax_avx2(float *x, int64_t n);
 float ga_dot_f32_avx2(const float *a, const float *b, int64_t n);
+void ga_exp_f32_avx2(float *out, const float *x, int64_t n);
 void ga_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
 
 /* RoPE angles for pairs [i0, i0 + count): cos/sin of pos * freq_scale * base^(-2i/rot_dim),

@@ -46,7 +46,6 @@ GA_AVX2 static inline __m256 exp_ps(__m256 x) {
 }
 
 /* Exposed for the accuracy measurement in the header comment (not part of ga_ops.h). */
-GA_AVX2 void ga_exp_f32_avx2(float *out, const float *x, int64_t n);
 GA_AVX2 void ga_exp_f32_avx2(float *out, const float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp_ps(_mm256_loadu_ps(x + i)));
@@ -108,6 +107,25 @@ GA_AVX2 void ga_rope_neox_avx2(float *x, int64_t n_heads, int64_t head_dim, int6
                 a[k] = x0 * c[k] - x1 * s[k];
                 b[k] = x0 * s[k] + x1 * c[k];
             }
+        }
+    }
+}
+
+GA_AVX2 void ga_rope_neox_tab_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t half, const float *c,
+                                   const float *s) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *a = x + h * head_dim, *b = a + half;
+        int64_t k = 0;
+        for (; k + 8 <= half; k += 8) {
+            const __m256 x0 = _mm256_loadu_ps(a + k), x1 = _mm256_loadu_ps(b + k);
+            const __m256 vc = _mm256_loadu_ps(c + k), vs = _mm256_loadu_ps(s + k);
+            _mm256_storeu_ps(a + k, _mm256_sub_ps(_mm256_mul_ps(x0, vc), _mm256_mul_ps(x1, vs)));
+            _mm256_storeu_ps(b + k, _mm256_add_ps(_mm256_mul_ps(x0, vs), _mm256_mul_ps(x1, vc)));
+        }
+        for (; k < half; k++) {
+            const float x0 = a[k], x1 = b[k];
+            a[k] = x0 * c[k] - x1 * s[k];
+            b[k] = x0 * s[k] + x1 * c[k];
         }
     }
 }

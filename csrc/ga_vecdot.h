@@ -49,6 +49,24 @@ float ga_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *act);
 float ga_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *act);
 float ga_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *act);
 
+/* Dual dot products for act_bits=16: dot(w, a) + dot(w, b) where b is the quantized
+ * rounding residual of a.  The AVX2 twins unpack each weight block once and run two
+ * integer dot products on it; the _ref versions are the sum of two single _ref dots
+ * (the same integer sums; float summation order differs). */
+typedef float (*ga_vec_dot2_fn)(int64_t n, const void *w, const void *a, const void *b);
+
+float ga_vec_dot2_q4_0_q8_0_ref(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q5_0_q8_0_ref(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q8_0_q8_0_ref(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q4_K_q8_K_ref(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q6_K_q8_K_ref(int64_t n, const void *w, const void *a, const void *b);
+
+float ga_vec_dot2_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *b);
+float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *b);
+
 /* Q4_K/Q5_K: unpack the 12 packed bytes into 8 6-bit scales and 8 6-bit mins. */
 static inline void ga_unpack_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
     for (int j = 0; j < 4; j++) {

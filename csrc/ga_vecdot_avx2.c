@@ -291,6 +291,110 @@ GA_AVX2 float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *ac
     return hsum_f32x8(acc);
 }
 
+/* ---- dual dot products (act_bits=16): one weight unpack, two integer dots ----------- */
+
+/* legacy blocks: W is the signed weight codes of block i at byte pointer b */
+#define GA_LEGACY_DOT2(NAME, BLOCK, UNPACK)                                                     \
+    GA_AVX2 float NAME(int64_t n, const void *w, const void *a, const void *r) {                \
+        const uint8_t *b = w;                                                                   \
+        const ga_block_q8_0 *ya = a, *yr = r;                                                   \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
+        for (int64_t i = 0; i < n / GA_QK; i++, b += sizeof(BLOCK)) {                           \
+            const __m256i wq = UNPACK;                                                          \
+            const __m256i aw = _mm256_sign_epi8(wq, wq);                                        \
+            const __m256i pa = dot_u8_i8(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)ya[i].qs), wq)); \
+            const __m256i pr = dot_u8_i8(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yr[i].qs), wq)); \
+            const float dw = f16_at(GA_FIELD(BLOCK, b, d));                                     \
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(ya[i].d)), _mm256_cvtepi32_ps(pa), acc0); \
+            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(yr[i].d)), _mm256_cvtepi32_ps(pr), acc1); \
+        }                                                                                       \
+        return hsum_f32x8(_mm256_add_ps(acc0, acc1));                                           \
+    }
+
+GA_LEGACY_DOT2(ga_vec_dot2_q4_0_q8_0_avx2, ga_block_q4_0,
+               _mm256_sub_epi8(unpack_nibbles_32(GA_FIELD(ga_block_q4_0, b, qs)), _mm256_set1_epi8(8)))
+GA_LEGACY_DOT2(ga_vec_dot2_q5_0_q8_0_avx2, ga_block_q5_0,
+               _mm256_or_si256(unpack_nibbles_32(GA_FIELD(ga_block_q5_0, b, qs)),
+                               _mm256_andnot_si256(expand_bits_32(GA_FIELD(ga_block_q5_0, b, qh)),
+                                                   _mm256_set1_epi8((char)0xF0))))
+GA_LEGACY_DOT2(ga_vec_dot2_q8_0_q8_0_avx2, ga_block_q8_0,
+               _mm256_loadu_si256((const __m256i *)GA_FIELD(ga_block_q8_0, b, qs)))
+
+GA_AVX2 float ga_vec_dot2_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *r) {
+    const uint8_t *b = w;
+    const ga_block_q8_K *ya = a, *yr = r;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float acc_m = 0.0f;
+    for (int64_t i = 0; i < n / GA_QK_K; i++, b += sizeof(ga_block_q4_K)) {
+        uint8_t sc[8], mn[8];
+        ga_unpack_k4_scales(GA_FIELD(ga_block_q4_K, b, scales), sc, mn);
+        const uint8_t *q4 = GA_FIELD(ga_block_q4_K, b, qs);
+        const int8_t *qa = ya[i].qs, *qr = yr[i].qs;
+        __m256i suma = _mm256_setzero_si256(), sumr = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++, q4 += 32, qa += 64, qr += 64) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const __m256i slo = _mm256_set1_epi16(sc[2 * c]), shi = _mm256_set1_epi16(sc[2 * c + 1]);
+            const __m256i alo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qa)), slo);
+            const __m256i ahi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qa + 32))), shi);
+            const __m256i rlo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qr)), slo);
+            const __m256i rhi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qr + 32))), shi);
+            suma = _mm256_add_epi32(suma, _mm256_add_epi32(alo, ahi));
+            sumr = _mm256_add_epi32(sumr, _mm256_add_epi32(rlo, rhi));
+        }
+        const float d = f16_at(GA_FIELD(ga_block_q4_K, b, d));
+        const float dmin = f16_at(GA_FIELD(ga_block_q4_K, b, dmin));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * ya[i].d), _mm256_cvtepi32_ps(suma), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * yr[i].d), _mm256_cvtepi32_ps(sumr), acc1);
+        acc_m += (ya[i].d * dmin) * (float)k4_min_sum(mn, &ya[i]) + (yr[i].d * dmin) * (float)k4_min_sum(mn, &yr[i]);
+    }
+    return hsum_f32x8(_mm256_add_ps(acc0, acc1)) - acc_m;
+}
+
+GA_AVX2 float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *r) {
+    const uint8_t *b = w;
+    const ga_block_q8_K *ya = a, *yr = r;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    const __m256i k32 = _mm256_set1_epi8(32);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / GA_QK_K; i++, b += sizeof(ga_block_q6_K)) {
+        const uint8_t *ql = GA_FIELD(ga_block_q6_K, b, ql);
+        const uint8_t *qh = GA_FIELD(ga_block_q6_K, b, qh);
+        const int8_t *sc = (const int8_t *)GA_FIELD(ga_block_q6_K, b, scales);
+        const int8_t *qa = ya[i].qs, *qr = yr[i].qs;
+        __m256i suma = _mm256_setzero_si256(), sumr = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, qa += 128, qr += 128, sc += 8) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int g = 0; g < 4; g++) {
+                const __m256i s = scale_pair(sc[2 * g], sc[2 * g + 1]);
+                const __m256i xa = _mm256_loadu_si256((const __m256i *)(qa + 32 * g));
+                const __m256i xr = _mm256_loadu_si256((const __m256i *)(qr + 32 * g));
+                const __m256i pa = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xa), _mm256_maddubs_epi16(k32, xa));
+                const __m256i pr = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], xr), _mm256_maddubs_epi16(k32, xr));
+                suma = _mm256_add_epi32(suma, _mm256_madd_epi16(pa, s));
+                sumr = _mm256_add_epi32(sumr, _mm256_madd_epi16(pr, s));
+            }
+        }
+        const float d = f16_at(GA_FIELD(ga_block_q6_K, b, d));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * ya[i].d), _mm256_cvtepi32_ps(suma), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * yr[i].d), _mm256_cvtepi32_ps(sumr), acc1);
+    }
+    return hsum_f32x8(_mm256_add_ps(acc0, acc1));
+}
+
 /* ---- float formats x F32 (4 accumulators of 8, scalar tail) ------------------------- */
 
 #define GA_FLOAT_DOT(NAME, LOAD8, SCALAR)                                                  \

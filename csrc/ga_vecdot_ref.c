@@ -302,3 +302,15 @@ float ga_vec_dot_bf16_f32_ref(int64_t n, const void *w, const void *act) {
     for (int64_t j = 0; j < n; j++) s += (double)ga_bf16_to_fp32(ga_load_u16(b + 2 * j)) * x[j];
     return (float)s;
 }
+
+/* ---- dual dot products (act_bits=16): the sum of two single dots ------------------------ */
+
+#define GA_DOT2_REF(T)                                                                          \
+    float ga_vec_dot2_##T##_ref(int64_t n, const void *w, const void *a, const void *b) {       \
+        return ga_vec_dot_##T##_ref(n, w, a) + ga_vec_dot_##T##_ref(n, w, b);                     \
+    }
+GA_DOT2_REF(q4_0_q8_0)
+GA_DOT2_REF(q5_0_q8_0)
+GA_DOT2_REF(q8_0_q8_0)
+GA_DOT2_REF(q4_K_q8_K)
+GA_DOT2_REF(q6_K_q8_K)

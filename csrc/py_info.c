@@ -1,6 +1,7 @@
 /* py_info.c - build and CPU facts for gemma_accel.info(), kernel-set switch. */
 #include "py_common.h"
 #include "ga_cpu.h"
+#include "ga_membw.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GA_SANITIZED_BUILD Py_True
@@ -45,7 +46,27 @@ static PyObject *py_set_kernel_set(PyObject *self, PyObject *arg) {
     return PyUnicode_FromString(ga_kernel_set_name(previous));
 }
 
+/* mem_read_bandwidth(mib, n_threads, passes) -> best GB/s of a streaming read */
+static PyObject *py_mem_read_bandwidth(PyObject *self, PyObject *args) {
+    (void)self;
+    long long mib;
+    int n_threads, passes;
+    if (!PyArg_ParseTuple(args, "Lii", &mib, &n_threads, &passes)) return NULL;
+    if (mib < 1 || mib > (1LL << 20)) return PyErr_Format(PyExc_ValueError, "mib must be in 1..2^20");
+    ga_error err;
+    ga_status st;
+    double gbs = 0.0;
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_mem_read_bandwidth((size_t)mib << 20, n_threads, passes, &gbs, &err);
+    Py_END_ALLOW_THREADS
+    if (st) return ga_py_raise(st, &err, NULL);
+    return PyFloat_FromDouble(gbs);
+}
+
 static PyMethodDef info_methods[] = {
+    {"mem_read_bandwidth", py_mem_read_bandwidth, METH_VARARGS,
+     "mem_read_bandwidth(mib, n_threads, passes)\n--\n\nBest GB/s of n_threads threads streaming a "
+     "mib-MiB buffer."},
     {"cpu_info", py_cpu_info, METH_NOARGS,
      "cpu_info()\n--\n\nCPU features found, kernel set chosen and whether OpenBLAS is linked."},
     {"set_kernel_set", py_set_kernel_set, METH_O,

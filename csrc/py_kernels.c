@@ -5,6 +5,7 @@
  * conversions (type names, reshaping, dtype casts for the ops) live in kernels.py.
  */
 #include "py_common.h"
+#include "ga_gemm.h"
 #include "ga_matvec.h"
 #include "ga_ops.h"
 #include "ga_types.h"
@@ -252,6 +253,20 @@ static PyObject *py_gelu_tanh_mul(PyObject *self, PyObject *args) {
     return (PyObject *)out;
 }
 
+static PyObject *py_exp_f32(PyObject *self, PyObject *arg) {
+    (void)self;
+    PyArrayObject *x = f32_array(arg, "x", 0);
+    if (!x) return NULL;
+    PyArrayObject *out = f32_copy(x);
+    if (!out) return NULL;
+    float *op = PyArray_DATA(out);
+    const npy_intp n = PyArray_SIZE(out);
+    Py_BEGIN_ALLOW_THREADS
+    ga_exp_f32(op, op, n);
+    Py_END_ALLOW_THREADS
+    return (PyObject *)out;
+}
+
 static PyObject *py_softmax(PyObject *self, PyObject *arg) {
     (void)self;
     PyArrayObject *x = f32_array(arg, "x", 0);
@@ -268,7 +283,89 @@ static PyObject *py_softmax(PyObject *self, PyObject *arg) {
     return (PyObject *)out;
 }
 
+/* gemm(weight, type, rows, n, x[T][n], mode) -> y[T][rows], the model's matmul paths one by one:
+ * "act8" int8 activations, "act16" int8 + residual with the fused dual kernels,
+ * "act16_unfused" the same with two single dots, "f32" dequantized tiles x f32 activations. */
+static PyObject *py_gemm(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *wobj, *tobj, *xobj;
+    Py_ssize_t rows, n;
+    const char *mode;
+    if (!PyArg_ParseTuple(args, "OOnnOs:gemm", &wobj, &tobj, &rows, &n, &xobj, &mode)) return NULL;
+    const int wtype = parse_wtype(tobj);
+    if (wtype < 0) return NULL;
+    const ga_type_info *t = ga_type_get(wtype);
+    int m_act16 = 0, fused = 1, f32 = 0;
+    if (strcmp(mode, "act8") == 0) {
+    } else if (strcmp(mode, "act16") == 0) {
+        m_act16 = 1;
+    } else if (strcmp(mode, "act16_unfused") == 0) {
+        m_act16 = 1; fused = 0;
+    } else if (strcmp(mode, "f32") == 0) {
+        f32 = 1;
+    } else {
+        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_unfused or f32, not %s", mode);
+    }
+    if (rows < 1 || n <= 0 || n % t->block_size)
+        return PyErr_Format(PyExc_ValueError, "bad shape (%zd, %zd) for %s", rows, n, t->name);
+    PyArrayObject *x = f32_array(xobj, "x", 0);
+    if (!x) return NULL;
+    if (PyArray_NDIM(x) != 2 || PyArray_DIM(x, 1) != n)
+        return PyErr_Format(PyExc_ValueError, "x must have shape (T, %zd)", n);
+    const int T = (int)PyArray_DIM(x, 0);
+    npy_intp dims[2] = {T, rows};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!out) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(wobj, &view, PyBUF_C_CONTIGUOUS) < 0) { Py_DECREF(out); return NULL; }
+    const size_t row_bytes = (size_t)(n / t->block_size) * t->type_size;
+    if ((size_t)view.len != (size_t)rows * row_bytes) {
+        PyBuffer_Release(&view);
+        Py_DECREF(out);
+        return PyErr_Format(PyExc_ValueError, "weight holds %zd bytes, expected %zu", view.len,
+                            (size_t)rows * row_bytes);
+    }
+    const size_t asize = (ga_matvec_act_size(wtype, n) + 63) & ~(size_t)63;
+    const size_t scratch_n = (size_t)(f32 ? ga_gemm_scratch_floats(n) : n);
+    void *act = malloc(asize), *res = malloc(asize);
+    float *scratch = malloc(scratch_n * sizeof(float));
+    ga_error err = {{0}};
+    ga_status st = GA_OK;
+    if (!act || !res || !scratch) {
+        st = ga_fail(&err, GA_ERR_NOMEM, "out of memory");
+    } else {
+        const float *xd = PyArray_DATA(x);
+        float *yd = PyArray_DATA(out);
+        Py_BEGIN_ALLOW_THREADS
+        if (f32) {
+            st = ga_gemm_f32_rows(wtype, view.buf, n, xd, T, n, yd, rows, 0, rows, scratch, &err);
+        } else {
+            for (int i = 0; i < T && st == GA_OK; i++) {
+                st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, scratch, &err);
+                if (st) break;
+                if (m_act16) st = ga_matvec_rows2(wtype, view.buf, n, act, res, yd + (int64_t)i * rows, 0, rows, fused, &err);
+                else st = ga_matvec_rows(wtype, view.buf, n, act, yd + (int64_t)i * rows, 0, rows, &err);
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(act); free(res); free(scratch);
+    PyBuffer_Release(&view);
+    if (st != GA_OK) { Py_DECREF(out); return ga_py_raise(st, &err, "gemm"); }
+    return (PyObject *)out;
+}
+
+static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
+    (void)self; (void)noargs;
+    return PyBool_FromLong(ga_gemm_uses_blas());
+}
+
 static PyMethodDef kernels_methods[] = {
+    {"gemm", py_gemm, METH_VARARGS,
+     "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
+     "paths: 'act8', 'act16', 'act16_unfused', 'f32'."},
+    {"gemm_uses_blas", py_gemm_uses_blas, METH_NOARGS,
+     "gemm_uses_blas()\n--\n\nWhether the f32 gemm path runs on OpenBLAS in the current kernel set."},
     {"matvec", (PyCFunction)(void (*)(void))py_matvec, METH_VARARGS | METH_KEYWORDS,
      "matvec(weight, type, rows, n, x, out=None)\n--\n\n"
      "y = W x for W (rows, n) in block format type (name or id); x float32 (n,)."},
@@ -281,6 +378,7 @@ static PyMethodDef kernels_methods[] = {
     {"gelu_tanh", py_gelu_tanh, METH_O, "gelu_tanh(x)\n--\n\nGELU (tanh approximation) of a float32 array."},
     {"gelu_tanh_mul", py_gelu_tanh_mul, METH_VARARGS,
      "gelu_tanh_mul(gate, up)\n--\n\ngelu_tanh(gate) * up for float32 arrays of one shape."},
+    {"exp_f32", py_exp_f32, METH_O, "exp_f32(x)\n--\n\nexp of a float32 array (the attention's softmax exps)."},
     {"softmax", py_softmax, METH_O, "softmax(x)\n--\n\nSoftmax over the last axis of a float32 array."},
     {NULL, NULL, 0, NULL},
 };

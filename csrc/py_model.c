@@ -358,6 +358,10 @@ static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
 }
 
 static int32_t sample_last(ModelObject *self, SamplerObject *sampler) {
+    const ga_sampler_params *p = &sampler->s.p;
+    /* greedy without a repetition penalty only reads the logits: no 1 MB copy per token */
+    if (p->temperature <= 0.0f && (p->repeat_penalty == 1.0f || p->repeat_last_n <= 0))
+        return ga_sampler_sample(&sampler->s, self->last_logits);
     memcpy(self->scratch, self->last_logits, (size_t)self->n_vocab * sizeof(float));
     return ga_sampler_sample(&sampler->s, self->scratch);
 }
@@ -419,6 +423,28 @@ static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* profile(reset=False) -> None (GA_PROFILE unset) or {"tokens": n, "ops": {name: seconds}} */
+static PyObject *Model_profile(ModelObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"reset", NULL};
+    int reset = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|p", kwlist, &reset)) return NULL;
+    if (check_open(self) < 0) return NULL;
+    const char *names[32];
+    double secs[32];
+    int64_t tokens = 0;
+    int n = ga_model_profile(self->model, names, secs, 32, &tokens, reset);
+    if (n == 0) Py_RETURN_NONE;
+    PyObject *ops = PyDict_New();
+    if (!ops) return NULL;
+    for (int i = 0; i < n && i < 32; i++) {
+        PyObject *v = PyFloat_FromDouble(secs[i]);
+        if (!v || PyDict_SetItemString(ops, names[i], v) < 0) { Py_XDECREF(v); Py_DECREF(ops); return NULL; }
+        Py_DECREF(v);
+    }
+    PyObject *out = Py_BuildValue("{s:L,s:N}", "tokens", (long long)tokens, "ops", ops);
+    return out;
+}
+
 static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
     (void)noargs;
     model_close(self);
@@ -460,6 +486,9 @@ static PyMethodDef Model_methods[] = {
      "step(token, sampler)\n--\n\nEvaluate one token and sample the next."},
     {"truncate", (PyCFunction)Model_truncate, METH_O,
      "truncate(n)\n--\n\nForget cached positions from n on."},
+    {"profile", (PyCFunction)(void (*)(void))Model_profile, METH_VARARGS | METH_KEYWORDS,
+     "profile(reset=False)\n--\n\nSeconds per op kind and tokens since the last reset (None unless GA_PROFILE=1 "
+     "was set when the model was created)."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close()\n--\n\nFree the KV cache and release the weights."},
     {NULL, NULL, 0, NULL},
 };

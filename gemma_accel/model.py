@@ -22,7 +22,7 @@ from .text_stream import TextAssembler
 log = logging.getLogger(__name__)
 
 BACKENDS = ("cpu", "vulkan", "npu")
-DEFAULT_N_BATCH = 64
+DEFAULT_N_BATCH = 256  # prefill chunk: each dequantized weight tile serves this many tokens
 REPEAT_LAST_N = 64
 
 
@@ -274,6 +274,8 @@ class Model:
                 end = start + len(chunk)
                 if end <= first_wanted:
                     self._core.eval(chunk, logits="none")
+                elif rows == 1:  # only the last position: no T x n_vocab block
+                    out[0] = self._core.eval(chunk, logits="last")
                 else:
                     block = self._core.eval(chunk, logits="all")
                     lo = max(start, first_wanted)

@@ -55,6 +55,25 @@ def _text(t) -> str:
     return t if isinstance(t, str) else bytes(t).decode("utf-8", errors="surrogateescape")
 
 
+class _FirstIndex:
+    """get(text): the first token id whose text is text (one of `wanted`), or None.  One
+    C-speed membership pass over the token values (str, or bytes where not UTF-8) instead
+    of decoding all of them: a 262144-token vocabulary takes ~10 ms instead of ~160 ms."""
+
+    def __init__(self, tokens, wanted):
+        self._first = {}
+        keys = set(wanted) | {w.encode("utf-8", "surrogateescape") for w in wanted}
+        try:
+            hits = [i for i, t in enumerate(tokens) if t in keys]
+        except TypeError:  # unhashable token objects: decode them all
+            hits = range(len(tokens))
+        for i in hits:
+            self._first.setdefault(_text(tokens[i]), i)
+
+    def get(self, text):
+        return self._first.get(text)
+
+
 class Tokenizer:
     """A GGUF vocabulary's tokenizer; encode/decode run in C and release the GIL."""
 
@@ -113,9 +132,8 @@ class Tokenizer:
 
         # By-text detection, as llama_vocab::impl::load: the first match names
         # the token and forces it to CONTROL.
-        by_text = {}
-        for i, t in enumerate(tokens):
-            by_text.setdefault(_text(t), i)
+        by_text = _FirstIndex(tokens, [*_EOT_TEXTS, *_EOM_TEXTS, *(t for ts in _FIM_TEXTS.values() for t in ts),
+                                       *_EOG_TEXTS, *_ALWAYS_RENDERED])
 
         def detect(texts: Sequence[str]) -> int:
             for t in texts:
