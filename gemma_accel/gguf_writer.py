@@ -266,17 +266,22 @@ class GGUFWriter:
         self._pad()
         self._header_done = True
 
-    def write_tensor_data(self, name: str, data) -> None:
-        """Writes the next declared tensor's bytes from any C-contiguous buffer."""
+    def _next_tensor(self, name: str, method: str):
+        """Checks that name is the next declared tensor; returns its (shape, type_id, nbytes)."""
         self._check_open(before_header=False)
         if not self._header_done:
-            raise ValueError("write_header() must come before write_tensor_data()")
+            raise ValueError(f"write_header() must come before {method}()")
         if self._next >= len(self._tensors):
             raise ValueError(f"tensor {name!r}: every declared tensor is already written")
         expected_name, shape, type_id, nbytes, _ = self._tensors[self._next]
         if name != expected_name:
             raise ValueError(f"tensors must be written in declared order: expected "
                              f"{expected_name!r}, got {name!r}")
+        return shape, type_id, nbytes
+
+    def write_tensor_data(self, name: str, data) -> None:
+        """Writes the next declared tensor's bytes from any C-contiguous buffer."""
+        shape, type_id, nbytes = self._next_tensor(name, "write_tensor_data")
         view = memoryview(data)
         if not view.c_contiguous:
             raise ValueError(f"tensor {name!r}: data must be C-contiguous")
@@ -291,15 +296,7 @@ class GGUFWriter:
         """Writes the next declared tensor from an iterable of C-contiguous buffers
         (e.g. row chunks produced one at a time), so the whole tensor is never in
         hand; the chunks' bytes must add up to the declared size."""
-        self._check_open(before_header=False)
-        if not self._header_done:
-            raise ValueError("write_header() must come before write_tensor_chunks()")
-        if self._next >= len(self._tensors):
-            raise ValueError(f"tensor {name!r}: every declared tensor is already written")
-        expected_name, shape, type_id, nbytes, _ = self._tensors[self._next]
-        if name != expected_name:
-            raise ValueError(f"tensors must be written in declared order: expected "
-                             f"{expected_name!r}, got {name!r}")
+        shape, type_id, nbytes = self._next_tensor(name, "write_tensor_chunks")
         written = 0
         for data in chunks:
             view = memoryview(data)
