@@ -27,7 +27,11 @@ int64_t ga_gemm_tile_rows(int64_t n) {
     return r < 8 ? 8 : r;
 }
 
-int64_t ga_gemm_scratch_floats(int64_t n) { return ga_gemm_tile_rows(n) * n; }
+/* Scratch for any row length up to max_n: a tile holds tile_rows(n) * n floats, which is at
+ * most max(GA_GEMM_TILE_FLOATS, 8 * n) -- narrower matrices get more rows per tile. */
+int64_t ga_gemm_scratch_floats(int64_t max_n) {
+    return 8 * max_n > GA_GEMM_TILE_FLOATS ? 8 * max_n : GA_GEMM_TILE_FLOATS;
+}
 
 int ga_gemm_uses_blas(void) {
 #ifdef GA_HAVE_OPENBLAS

@@ -9,7 +9,7 @@
 
 #include "ga_common.h"
 
-/* Floats of scratch ga_gemm_f32_rows needs for rows of n elements. */
+/* Floats of scratch ga_gemm_f32_rows needs for rows of up to n elements. */
 int64_t ga_gemm_scratch_floats(int64_t n);
 /* Rows of a dequantized tile for rows of n elements (the tile stays in L2). */
 int64_t ga_gemm_tile_rows(int64_t n);
