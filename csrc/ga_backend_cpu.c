@@ -45,20 +45,25 @@ static void quantize_task(void *p, int ith, int nth) {
     }
 }
 
+/* Thread ith's rows [r0, r1) of weight i, when the concatenated rows of all t->nw
+ * weights are split evenly over the threads; 0 if it has none. */
+static int share_of_rows(const matmul_task *t, int ith, int nth, int i, int64_t *r0, int64_t *r1) {
+    int64_t total = 0, base = 0, b, e;
+    for (int j = 0; j < t->nw; j++) total += t->w[j]->rows;
+    for (int j = 0; j < i; j++) base += t->w[j]->rows;
+    ga_split(total, ith, nth, &b, &e);
+    *r0 = b - base > 0 ? b - base : 0;
+    *r1 = e - base < t->w[i]->rows ? e - base : t->w[i]->rows;
+    return *r0 < *r1;
+}
+
 static void rows_task(void *p, int ith, int nth) {
     matmul_task *t = p;
     ga_model *m = t->m;
-    /* split the concatenated rows of all weights evenly over the threads */
-    int64_t total = 0;
-    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
-    int64_t b, e;
-    ga_split(total, ith, nth, &b, &e);
-    int64_t base = 0;
     for (int i = 0; i < t->nw; i++) {
         const ga_weight *w = t->w[i];
-        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
-        base += w->rows;
-        if (r0 >= r1) continue;
+        int64_t r0, r1;
+        if (!share_of_rows(t, ith, nth, i, &r0, &r1)) continue;
         int fam = ga_act_family(w->type);
         /* one token (decode): no block reuse to gain, one call for the whole range */
         const int64_t block = t->T == 1 ? r1 - r0 : ROW_BLOCK;
@@ -81,17 +86,11 @@ static void rows_task(void *p, int ith, int nth) {
 static void gemm_task(void *p, int ith, int nth) {
     matmul_task *t = p;
     ga_model *m = t->m;
-    int64_t total = 0;
-    for (int i = 0; i < t->nw; i++) total += t->w[i]->rows;
-    int64_t b, e;
-    ga_split(total, ith, nth, &b, &e);
-    int64_t base = 0;
     float *scratch = m->gemm_scratch + (int64_t)ith * m->gemm_scratch_stride;
     for (int i = 0; i < t->nw; i++) {
         const ga_weight *w = t->w[i];
-        int64_t r0 = b - base > 0 ? b - base : 0, r1 = e - base < w->rows ? e - base : w->rows;
-        base += w->rows;
-        if (r0 >= r1) continue;
+        int64_t r0, r1;
+        if (!share_of_rows(t, ith, nth, i, &r0, &r1)) continue;
         ga_gemm_f32_rows(w->type, w->data, w->cols, t->x, t->T, w->cols, t->y[i], t->y_stride[i], r0, r1,
                          scratch, NULL);
     }
