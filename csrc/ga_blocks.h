@@ -53,6 +53,19 @@ typedef struct {
     int16_t bsums[GA_QK_K / 16]; /* sums of each group of 16 qs, for the K dot products */
 } ga_block_q8_K;
 
+/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block,
+ * packed into 12 bytes (see gemma3_gguf_facts.md section 4):
+ * bytes 0-7 hold sub-blocks 0-3 and the high bits of 4-7, bytes 8-11 their low bits. */
+static inline void ga_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
 _Static_assert(sizeof(ga_block_q4_0) == 18, "q4_0 size");
 _Static_assert(sizeof(ga_block_q4_1) == 20, "q4_1 size");
 _Static_assert(sizeof(ga_block_q5_0) == 22, "q5_0 size");

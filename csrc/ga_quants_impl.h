@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ga_blocks.h"
+
 /* src: n/block_size blocks; dst: n floats. */
 typedef void (*ga_dequant_fn)(const void *src, float *dst, int64_t n);
 /* src: n floats; dst: n/block_size blocks. */
@@ -27,18 +29,6 @@ typedef void (*ga_quant_fn)(const float *src, void *dst, int64_t n);
 static inline uint16_t ga_load_u16(const void *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t ga_load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline float ga_load_f32(const void *p) { float v; memcpy(&v, p, 4); return v; }
-
-/* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block,
- * packed into 12 bytes (see gemma3_gguf_facts.md section 4). */
-static inline void ga_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
 
 /* ---- portable dequantizers (ga_dequant_ref.c) ---- */
 void ga_dequant_f32_ref(const void *src, float *dst, int64_t n);

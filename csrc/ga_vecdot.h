@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ga_blocks.h"
+
 /* Address of field f of the block of type T that starts at byte pointer b.
  * Weight blocks are read through byte pointers because a row need not be
  * aligned to its struct's alignment; 16-bit fields are loaded with memcpy. */
@@ -67,14 +69,9 @@ float ga_vec_dot2_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, const 
 float ga_vec_dot2_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *b);
 float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *b);
 
-/* Q4_K/Q5_K: unpack the 12 packed bytes into 8 6-bit scales and 8 6-bit mins. */
+/* Q4_K/Q5_K: all 8 scales and mins of a super-block at once. */
 static inline void ga_unpack_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = packed[j] & 63;
-        mn[j] = packed[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((packed[j + 8] & 0xF) | ((packed[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((packed[j + 8] >> 4) | ((packed[j + 4] >> 6) << 4));
-    }
+    for (int j = 0; j < 8; j++) ga_k4_scale_min(j, packed, &sc[j], &mn[j]);
 }
 
 #endif
