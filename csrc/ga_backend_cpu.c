@@ -37,11 +37,10 @@ static void quantize_task(void *p, int ith, int nth) {
         int64_t b, e;
         ga_split(t->T, ith, nth, &b, &e);
         const int64_t cols = t->w[i]->cols;
-        float *scratch = m->row_scratch + (int64_t)ith * m->max_cols;
         for (int64_t tok = b; tok < e; tok++)
             ga_matvec_quantize_act2(t->w[i]->type, t->x + tok * cols, m->act[fam] + tok * m->act_stride[fam],
                                     m->act_res[fam] ? m->act_res[fam] + tok * m->act_stride[fam] : NULL, cols,
-                                    scratch, NULL);
+                                    NULL);
     }
 }
 

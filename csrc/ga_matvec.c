@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ga_act16.h"
 #include "ga_blocks.h"
 #include "ga_cpu.h"
 #include "ga_matvec.h"
@@ -136,16 +137,21 @@ ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, f
 }
 
 ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *act_res, int64_t n,
-                                  float *scratch, ga_error *err) {
-    ga_status st = ga_matvec_quantize_act(wtype, x, act, n, err);
-    if (st != GA_OK || !act_res) return st;
+                                  ga_error *err) {
+    if (!act_res) return ga_matvec_quantize_act(wtype, x, act, n, err);
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+    if ((uintptr_t)act % 4 || (uintptr_t)act_res % 4)
+        return ga_fail(err, GA_ERR_ARG, "activation buffers must be 4-byte aligned");
     const int at = ga_matvec_act_type(wtype);
-    if (at == GA_TYPE_F32) { memset(act_res, 0, (size_t)n * sizeof(float)); return GA_OK; }
-    /* residual = x - dequant(act), quantized in its own blocks: int8 + int8 carries
-     * ~15 bits of each activation instead of ~8 */
-    if ((st = ga_dequantize(at, act, scratch, n, err)) != GA_OK) return st;
-    for (int64_t j = 0; j < n; j++) scratch[j] = x[j] - scratch[j];
-    return ga_matvec_quantize_act(wtype, scratch, act_res, n, err);
+    if (at == GA_TYPE_F32) {
+        memcpy(act, x, (size_t)n * sizeof(float));
+        memset(act_res, 0, (size_t)n * sizeof(float));
+        return GA_OK;
+    }
+    /* 16-bit codes as 256 * hi + lo: two int8 arrays in the family's own format */
+    ga_act16_split(at, x, act, act_res, n);
+    return GA_OK;
 }
 
 ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, const void *act_res,

@@ -31,10 +31,10 @@ ga_status ga_matvec_quantize_act(int wtype, const float *x, void *act, int64_t n
  * act from ga_matvec_quantize_act.  No allocation: callers split rows across threads. */
 ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, float *y,
                          int64_t r0, int64_t r1, ga_error *err);
-/* act_bits=16: act as above, plus act_res = the rounding residual x - dequant(act)
- * quantized in the same format (act_res may be NULL: act only).  scratch: n floats. */
+/* act_bits=16: 16-bit codes split into act (256 * hi) and act_res (lo), two arrays in the
+ * activation format above (ga_act16.h); act_res NULL: plain 8-bit act only. */
 ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *act_res, int64_t n,
-                                  float *scratch, ga_error *err);
+                                  ga_error *err);
 /* y[r] = dot(W row r, act) + dot(W row r, act_res) for r in [r0, r1).  fused=1 uses the
  * dual kernels (one weight unpack, two integer dots) where the type has one; fused=0
  * always runs two single dots (the reference the fused kernels are tested against). */

@@ -161,7 +161,6 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         }
     }
     if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->head_dim) != GA_OK) ok = 0;
-    ok &= (m->row_scratch = alloc_floats(m, (int64_t)n_threads * m->max_cols)) != NULL;
     /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
      * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
     const char *rp = getenv("GA_ROPE");
@@ -203,7 +202,6 @@ void ga_model_free(ga_model *m) {
     free(m->rope_cos);
     free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);
-    free(m->row_scratch);
     free(m);
 }
 

@@ -33,7 +33,6 @@ struct ga_model {
     uint8_t *act_res[ACT_FAMILIES]; /* the int8 rounding residual, quantized again (precise mode) */
     size_t act_stride[ACT_FAMILIES];
     ga_attn_scratch attn;
-    float *row_scratch; /* per thread: one activation row (residual computation) */
     int64_t max_cols, max_rows;
     float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */
     int64_t gemm_scratch_stride;  /* floats per thread */

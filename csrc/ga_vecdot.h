@@ -51,10 +51,10 @@ float ga_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *act);
 float ga_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *act);
 float ga_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *act);
 
-/* Dual dot products for act_bits=16: dot(w, a) + dot(w, b) where b is the quantized
- * rounding residual of a.  The AVX2 twins unpack each weight block once and run two
- * integer dot products on it; the _ref versions are the sum of two single _ref dots
- * (the same integer sums; float summation order differs). */
+/* Dual dot products for act_bits=16: dot(w, a) + dot(w, b) where a and b are the hi and
+ * lo halves of 16-bit activation codes (ga_act16.h).  The SIMD twins unpack each weight
+ * block once and combine both integer dots before scaling; the _ref versions are the sum
+ * of two single _ref dots (the same integer sums; float summation order differs). */
 typedef float (*ga_vec_dot2_fn)(int64_t n, const void *w, const void *a, const void *b);
 
 float ga_vec_dot2_q4_0_q8_0_ref(int64_t n, const void *w, const void *a, const void *b);

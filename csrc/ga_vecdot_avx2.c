@@ -14,52 +14,8 @@
 #include <immintrin.h>
 
 #include "ga_blocks.h"
+#include "ga_simd_avx2.h"
 #include "ga_vecdot.h"
-
-#define GA_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-GA_AVX2 static inline float f16_at(const uint8_t *p) { return _cvtsh_ss(ga_load_u16(p)); }
-
-GA_AVX2 static inline float hsum_f32x8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
-
-/* 16 bytes of nibble pairs -> 32 bytes: low nibbles in bytes 0..15, high nibbles in 16..31
- * (the order of elements in a legacy block). */
-GA_AVX2 static inline __m256i unpack_nibbles_32(const uint8_t *p) {
-    const __m128i packed = _mm_loadu_si128((const __m128i *)p);
-    const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-}
-
-/* 32 bits -> 32 bytes, byte j = 0xFF if bit j is set else 0. */
-GA_AVX2 static inline __m256i expand_bits_32(const uint8_t *p) {
-    uint32_t bits;
-    memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
-        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
-    /* every bit of byte j set except bit j % 8: the byte is all ones iff that bit was set */
-    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
-}
-
-/* unsigned u8 x signed s8, 32 pairs -> 8 int32 partial sums */
-GA_AVX2 static inline __m256i dot_u8_i8(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-/* signed x signed via the sign trick */
-GA_AVX2 static inline __m256i dot_i8_i8(__m256i a, __m256i b) {
-    return dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
-}
-
-/* sum of a Q8_0 block's 32 codes, as 8 int32 partial sums */
-GA_AVX2 static inline __m256i code_sums_i8(__m256i q) {
-    return dot_u8_i8(_mm256_set1_epi8(1), q);
-}
 
 /* ---- legacy formats x Q8_0 ---------------------------------------------------------- */
 
@@ -293,32 +249,39 @@ GA_AVX2 float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *ac
 
 /* ---- dual dot products (act_bits=16): one weight unpack, two integer dots ----------- */
 
-/* legacy blocks: W is the signed weight codes of block i at byte pointer b */
+/* legacy blocks, act16 (ga_act16.h): hi's scale is 256 times lo's, so per block
+ * s = 256 * dot(w, hi) + dot(w, lo) in int32 (at most 32 * 128 * 127 * 257, no
+ * overflow) and one float multiply-add with d_w * d_lo.  UNPACK gives the signed
+ * weight codes of the block at byte pointer b. */
 #define GA_LEGACY_DOT2(NAME, BLOCK, UNPACK)                                                     \
+    GA_AVX2 static inline __m256 NAME##_block(const uint8_t *b, const ga_block_q8_0 *yh,        \
+                                              const ga_block_q8_0 *yl, __m256 acc) {            \
+        const __m256i wq = UNPACK;                                                              \
+        const __m256i aw = _mm256_sign_epi8(wq, wq);                                            \
+        const __m256i ph = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yh->qs), wq)); \
+        const __m256i pl = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yl->qs), wq)); \
+        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(ph, _mm256_set1_epi16(256)),      \
+                                           _mm256_madd_epi16(pl, _mm256_set1_epi16(1)));        \
+        const float d = f16_at(GA_FIELD(BLOCK, b, d)) * _cvtsh_ss(yl->d);                       \
+        return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);                  \
+    }                                                                                           \
     GA_AVX2 float NAME(int64_t n, const void *w, const void *a, const void *r) {                \
         const uint8_t *b = w;                                                                   \
-        const ga_block_q8_0 *ya = a, *yr = r;                                                   \
+        const ga_block_q8_0 *yh = a, *yl = r;                                                   \
+        const int64_t nb = n / GA_QK;                                                           \
         __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                          \
-        for (int64_t i = 0; i < n / GA_QK; i++, b += sizeof(BLOCK)) {                           \
-            const __m256i wq = UNPACK;                                                          \
-            const __m256i aw = _mm256_sign_epi8(wq, wq);                                        \
-            const __m256i pa = dot_u8_i8(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)ya[i].qs), wq)); \
-            const __m256i pr = dot_u8_i8(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yr[i].qs), wq)); \
-            const float dw = f16_at(GA_FIELD(BLOCK, b, d));                                     \
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(ya[i].d)), _mm256_cvtepi32_ps(pa), acc0); \
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(yr[i].d)), _mm256_cvtepi32_ps(pr), acc1); \
+        int64_t i = 0;                                                                          \
+        for (; i + 1 < nb; i += 2, b += 2 * sizeof(BLOCK)) {                                    \
+            acc0 = NAME##_block(b, &yh[i], &yl[i], acc0);                                       \
+            acc1 = NAME##_block(b + sizeof(BLOCK), &yh[i + 1], &yl[i + 1], acc1);               \
         }                                                                                       \
+        if (i < nb) acc0 = NAME##_block(b, &yh[i], &yl[i], acc0);                               \
         return hsum_f32x8(_mm256_add_ps(acc0, acc1));                                           \
     }
 
-GA_LEGACY_DOT2(ga_vec_dot2_q4_0_q8_0_avx2, ga_block_q4_0,
-               _mm256_sub_epi8(unpack_nibbles_32(GA_FIELD(ga_block_q4_0, b, qs)), _mm256_set1_epi8(8)))
-GA_LEGACY_DOT2(ga_vec_dot2_q5_0_q8_0_avx2, ga_block_q5_0,
-               _mm256_or_si256(unpack_nibbles_32(GA_FIELD(ga_block_q5_0, b, qs)),
-                               _mm256_andnot_si256(expand_bits_32(GA_FIELD(ga_block_q5_0, b, qh)),
-                                                   _mm256_set1_epi8((char)0xF0))))
-GA_LEGACY_DOT2(ga_vec_dot2_q8_0_q8_0_avx2, ga_block_q8_0,
-               _mm256_loadu_si256((const __m256i *)GA_FIELD(ga_block_q8_0, b, qs)))
+GA_LEGACY_DOT2(ga_vec_dot2_q4_0_q8_0_avx2, ga_block_q4_0, GA_UNPACK_Q4_0(b))
+GA_LEGACY_DOT2(ga_vec_dot2_q5_0_q8_0_avx2, ga_block_q5_0, GA_UNPACK_Q5_0(b))
+GA_LEGACY_DOT2(ga_vec_dot2_q8_0_q8_0_avx2, ga_block_q8_0, GA_UNPACK_Q8_0(b))
 
 GA_AVX2 float ga_vec_dot2_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *r) {
     const uint8_t *b = w;

@@ -341,7 +341,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
             st = ga_gemm_f32_rows(wtype, view.buf, n, xd, T, n, yd, rows, 0, rows, scratch, &err);
         } else {
             for (int i = 0; i < T && st == GA_OK; i++) {
-                st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, scratch, &err);
+                st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, &err);
                 if (st) break;
                 if (m_act16) st = ga_matvec_rows2(wtype, view.buf, n, act, res, yd + (int64_t)i * rows, 0, rows, fused, &err);
                 else st = ga_matvec_rows(wtype, view.buf, n, act, yd + (int64_t)i * rows, 0, rows, &err);
