@@ -95,6 +95,28 @@ static void gemm_task(void *p, int ith, int nth) {
     }
 }
 
+/* decode (T = 1): each thread quantizes the one activation row itself, into its own slot
+ * of the activation buffers, then runs its rows -- one pool run instead of two */
+static void decode_rows_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    int done[ACT_FAMILIES] = {0};
+    for (int i = 0; i < t->nw; i++) {
+        const ga_weight *w = t->w[i];
+        int64_t r0, r1;
+        if (!share_of_rows(t, ith, nth, i, &r0, &r1)) continue;
+        const int fam = ga_act_family(w->type);
+        uint8_t *act = m->act[fam] + (size_t)ith * m->act_stride[fam];
+        uint8_t *res = m->act_res[fam] ? m->act_res[fam] + (size_t)ith * m->act_stride[fam] : NULL;
+        if (!done[fam]) {
+            ga_matvec_quantize_act2(w->type, t->x, act, res, w->cols, NULL);
+            done[fam] = 1;
+        }
+        if (res) ga_matvec_rows2(w->type, w->data, w->cols, act, res, t->y[i], r0, r1, m->fused_dot2, NULL);
+        else ga_matvec_rows(w->type, w->data, w->cols, act, t->y[i], r0, r1, NULL);
+    }
+}
+
 static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weight *const *w, float *const *y) {
     matmul_task t = {.m = m, .x = x, .T = T, .nw = nw};
     for (int i = 0; i < nw; i++) {
@@ -106,8 +128,19 @@ static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weig
         ga_pool_run(m->pool, gemm_task, &t);
         return;
     }
+    if (T == 1 && m->n_batch >= ga_pool_size(m->pool)) {
+        ga_pool_run(m->pool, decode_rows_task, &t);
+        return;
+    }
     ga_pool_run(m->pool, quantize_task, &t);
     ga_pool_run(m->pool, rows_task, &t);
+}
+
+/* Element ops split over tokens: with one token only thread 0 would have work, so the
+ * caller runs it alone and no thread is woken. */
+static void run_rows(ga_model *m, ga_task_fn fn, void *ctx, int T) {
+    if (T == 1) fn(ctx, 0, 1);
+    else ga_pool_run(m->pool, fn, ctx);
 }
 
 /* ----------------------------------------------------------- element tasks */
@@ -132,7 +165,7 @@ static void norm_rows_task(void *p, int ith, int nth) {
 
 static void cpu_rms_norm_rows(ga_model *m, float *dst, const float *src, const float *w, int T, int64_t width) {
     elem_task t = {.m = m, .T = T, .norm_w = w, .src = src, .dst = dst, .width = width};
-    ga_pool_run(m->pool, norm_rows_task, &t);
+    run_rows(m, norm_rows_task, &t, T);
 }
 
 /* llama GGUF files permute q/k so that RoPE rotates adjacent pairs */
@@ -264,12 +297,15 @@ static void cpu_qk_rope_store(ga_model *m, int layer, int T) {
     /* inout != NULL tells qk_task to (re)compute this chunk's RoPE tables */
     const int stale = m->rope_key_pos[swa] != m->n_past || m->rope_key_T[swa] != T;
     elem_task t = {.m = m, .T = T, .layer = layer, .inout = stale ? m->rope_cos : NULL};
-    ga_pool_run(m->pool, qk_task, &t);
+    run_rows(m, qk_task, &t, T);
     m->rope_key_pos[swa] = m->n_past;
     m->rope_key_T[swa] = T;
 }
 static void cpu_attention(ga_model *m, int layer, int T) { run_elem(m, attention_task, T, layer); }
-static void cpu_mlp_act(ga_model *m, int T) { run_elem(m, mlp_act_task, T, 0); }
+static void cpu_mlp_act(ga_model *m, int T) {
+    elem_task t = {.m = m, .T = T};
+    run_rows(m, mlp_act_task, &t, T);
+}
 
 /* x += (optionally normed) o */
 static void cpu_residual_add(ga_model *m, float *o, const float *post_norm, int T) {

