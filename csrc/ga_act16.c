@@ -1,15 +1,17 @@
-/* ga_act16.c - the hi/lo split of 15-bit activation codes (see ga_act16.h). */
+/* ga_act16.c - the hi/lo split of 16-bit activation codes (see ga_act16.h). */
 #include <math.h>
 #include <string.h>
 
 #include "ga_act16.h"
+#include "ga_act16_impl.h"
 #include "ga_blocks.h"
+#include "ga_cpu.h"
 #include "ga_half.h"
 #include "ga_types.h"
 
-#define Q_MAX 32512 /* 127 * 256: keeps hi within [-127, 127] */
+#define Q_MAX GA_ACT16_QMAX
 
-static float block_amax(const float *x, int n) {
+static float amax_ref(const float *x, int n) {
     float amax = 0.0f;
     for (int j = 0; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
     return amax;
@@ -17,11 +19,12 @@ static float block_amax(const float *x, int n) {
 
 /* codes of n values at scale d (0: all zero); hi = floor((q + 128) / 256), lo = q - 256 hi.
  * lo = -128 becomes -127 (q one code higher): the sign trick of the dot products
- * cannot negate -128, so no activation code may be -128 (ggml's Q8 never makes one). */
-static void split_codes(const float *x, int n, float d, int8_t *hi, int8_t *lo) {
+ * cannot negate -128, so no activation code may be -128 (ggml's Q8 never makes one).
+ * Rounding is to nearest even, as the AVX2 twin's. */
+static void codes_ref(const float *x, int n, float d, int8_t *hi, int8_t *lo) {
     const float id = d > 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < n; j++) {
-        float v = roundf(x[j] * id);
+        float v = rintf(x[j] * id);
         v = v < -Q_MAX ? -Q_MAX : v > Q_MAX ? Q_MAX : v;
         const int q = (int)v;
         const int h = (q + 128 + 32768) / 256 - 128; /* floor for negative q too */
@@ -30,6 +33,17 @@ static void split_codes(const float *x, int n, float d, int8_t *hi, int8_t *lo) 
         lo[j] = (int8_t)(l == -128 ? -127 : l);
     }
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+static float block_amax(const float *x, int n) { return ga_kernels_avx2() ? ga_act16_amax_avx2(x, n) : amax_ref(x, n); }
+static void split_codes(const float *x, int n, float d, int8_t *hi, int8_t *lo) {
+    if (ga_kernels_avx2()) ga_act16_codes_avx2(x, n, d, hi, lo);
+    else codes_ref(x, n, d, hi, lo);
+}
+#else
+static float block_amax(const float *x, int n) { return amax_ref(x, n); }
+static void split_codes(const float *x, int n, float d, int8_t *hi, int8_t *lo) { codes_ref(x, n, d, hi, lo); }
+#endif
 
 /* Q8_0 blocks store fp16 scales: d is rounded up to fp16 first (so the codes use the
  * stored value), kept above zero, and capped where 256 d would overflow fp16 */

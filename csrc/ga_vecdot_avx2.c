@@ -398,3 +398,4 @@ GA_FLOAT_DOT(ga_vec_dot_bf16_f32_avx2, LOAD8_BF16, bf16_at_j)
 
 #endif /* x86 */
 
+

@@ -141,7 +141,9 @@ static PyObject *py_matvec(PyObject *self, PyObject *args, PyObject *kwargs) {
 static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *tobj, *xobj;
-    if (!PyArg_ParseTuple(args, "OO:matvec_quantize_act", &tobj, &xobj)) return NULL;
+    int bits = 8;
+    if (!PyArg_ParseTuple(args, "OO|i:matvec_quantize_act", &tobj, &xobj, &bits)) return NULL;
+    if (bits != 8 && bits != 16) return PyErr_Format(PyExc_ValueError, "bits must be 8 or 16, not %d", bits);
     const int wtype = parse_wtype(tobj);
     if (wtype < 0) return NULL;
     PyArrayObject *x = f32_array(xobj, "x", 0);
@@ -149,13 +151,16 @@ static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
     if (PyArray_NDIM(x) != 1) return PyErr_Format(PyExc_ValueError, "x must be 1-D");
     const int64_t n = PyArray_DIM(x, 0);
     const size_t size = ga_matvec_act_size(wtype, n);
-    void *act = PyMem_RawMalloc(size ? size : 1);
-    if (!act) return PyErr_NoMemory();
+    void *act = PyMem_RawMalloc(size ? size : 1), *lo = PyMem_RawMalloc(size ? size : 1);
+    if (!act || !lo) { PyMem_RawFree(act); PyMem_RawFree(lo); return PyErr_NoMemory(); }
     ga_error err = {{0}};
-    ga_status st = ga_matvec_quantize_act(wtype, PyArray_DATA(x), act, n, &err);
-    PyObject *res = st == GA_OK ? PyBytes_FromStringAndSize(act, (Py_ssize_t)size)
-                                : ga_py_raise(st, &err, "matvec_quantize_act");
+    ga_status st = ga_matvec_quantize_act2(wtype, PyArray_DATA(x), act, bits == 16 ? lo : NULL, n, &err);
+    PyObject *res;
+    if (st != GA_OK) res = ga_py_raise(st, &err, "matvec_quantize_act");
+    else if (bits == 8) res = PyBytes_FromStringAndSize(act, (Py_ssize_t)size);
+    else res = Py_BuildValue("(y#y#)", (const char *)act, (Py_ssize_t)size, (const char *)lo, (Py_ssize_t)size);
     PyMem_RawFree(act);
+    PyMem_RawFree(lo);
     return res;
 }
 
@@ -370,7 +375,8 @@ static PyMethodDef kernels_methods[] = {
      "matvec(weight, type, rows, n, x, out=None)\n--\n\n"
      "y = W x for W (rows, n) in block format type (name or id); x float32 (n,)."},
     {"matvec_quantize_act", py_matvec_quantize_act, METH_VARARGS,
-     "matvec_quantize_act(type, x)\n--\n\nThe activation block bytes matvec computes from float32 x for type."},
+     "matvec_quantize_act(type, x, bits=8)\n--\n\nThe activation block bytes matvec computes from float32 x for "
+     "type; bits=16: the (hi, lo) pair of act_bits=16 (csrc/ga_act16.h)."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS,
      "rmsnorm(x, weight, eps)\n--\n\nRMS norm over the last axis of a float32 array; weight may be None."},
     {"rope", py_rope, METH_VARARGS,

@@ -184,6 +184,41 @@ def test_activation_quantizer_twins_identical(wtype, n):
             assert acts["portable"] == quants.quantize(x.reshape(1, n), T.Q8_0).tobytes()
 
 
+def _act16_blocks(raw, wtype, n):
+    """(scales per element, int8 codes) of one activation array of the Q8_0 / Q8_K family."""
+    if wtype == "Q8_0":
+        b = np.frombuffer(raw, np.dtype([("d", "<f2"), ("qs", "i1", 32)]))
+        return np.repeat(b["d"].astype(np.float64), 32), b["qs"].reshape(-1)
+    b = np.frombuffer(raw, np.dtype([("d", "<f4"), ("qs", "i1", 256), ("bsums", "<i2", 16)]))
+    assert np.array_equal(b["bsums"], b["qs"].reshape(-1, 16, 16).sum(axis=2))
+    return np.repeat(b["d"].astype(np.float64), 256), b["qs"].reshape(-1)
+
+
+@pytest.mark.parametrize("wtype", ["Q8_0", "Q4_K"])
+def test_act16_split(wtype):
+    """act_bits=16 activations (csrc/ga_act16.h): the AVX2 and portable splits give the same
+    bytes; hi, lo in [-127, 127]; hi's scale is exactly 256 lo's; 256 hi + lo reconstructs x
+    to within 1.5 codes of 16-bit precision (one code more where lo would be -128)."""
+    n = 1024
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal(n).astype(np.float32) * 3, np.zeros(n, np.float32),
+          (rng.standard_normal(n) * 1e-6).astype(np.float32),          # fp16-subnormal scales
+          np.where(rng.random(n) < 0.02, 300.0, 1.0).astype(np.float32) * rng.standard_normal(n).astype(np.float32)]
+    for x in xs:
+        outs = {k: run_in(k, _core.matvec_quantize_act, wtype, x, 16) for k in KERNEL_SETS}
+        assert outs["portable"] == outs.get("avx2", outs["portable"])
+        hi_raw, lo_raw = outs["portable"]
+        dh, hi = _act16_blocks(hi_raw, wtype, n)
+        dl, lo = _act16_blocks(lo_raw, wtype, n)
+        assert hi.min() >= -127 and lo.min() >= -127
+        np.testing.assert_array_equal(dh, 256 * dl)
+        recon = dl * (256.0 * hi + lo)
+        assert np.all(np.abs(recon - x) <= 1.5 * dl + 1e-30)
+        amax = np.abs(x.reshape(-1, 32 if wtype == "Q8_0" else 256)).max(axis=1)
+        step = np.repeat(amax, 32 if wtype == "Q8_0" else 256) / 32512
+        assert np.all(dl <= step * 1.002 + 6e-8)   # fp16 rounding up, or its smallest subnormal
+
+
 # ---- matvec on the real Gemma 3 270M file ------------------------------------------------
 def gguf_tensors(path, names):
     """{name: (type name, (rows, n), uint8 memmap rows x row_bytes)} for the named 2-D tensors.
