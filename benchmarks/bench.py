@@ -436,22 +436,23 @@ def analysis(profile, results, wbytes, bw, threads):
     return "\n".join([
         "### What limits each figure\n",
         f"- **Decode** ({dec:.2f}x llama.cpp in the exact default mode, {dec8:.2f}x with act_bits=8): the exact "
-        f"mode quantizes every activation block to int8 plus an int8 residual and runs two integer dot "
-        f"products per unpacked weight block (fused into one kernel).  Per token that costs {tot16:.2f} ms "
-        f"against {tot8:.2f} ms for act_bits=8: the output head (the tied 262144 x 640 Q8_0 embedding, "
-        f"~{head_mb:.0f} MB of Q8_0 in this file) takes {head16:.2f} ms vs {head8:.2f} ms, the layer matrices "
-        f"{lay16:.2f} ms vs {lay8:.2f} ms.  act_bits=8 is close to the memory limit; the second dot product "
-        f"makes the exact mode compute-bound on AVX2 (the sign trick, maddubs and madd of both activations "
-        f"share two vector pipes).  Closing the gap needs a single 16-bit activation format "
-        f"(madd_epi16 on int16 activations: one product chain instead of two) or AVX-512/VNNI, which this "
-        f"build deliberately does not use.",
+        f"mode quantizes every activation block to 16-bit codes, split as 256 x hi + lo into two int8 arrays "
+        f"(csrc/ga_act16.h); the fused kernels unpack each weight block once, run the two int8 products and "
+        f"combine them in int32 before one float multiply.  Per token that costs {tot16:.2f} ms against "
+        f"{tot8:.2f} ms for act_bits=8: the output head (the tied 262144 x 640 Q8_0 embedding, ~{head_mb:.0f} MB "
+        f"of Q8_0 in this file) takes {head16:.2f} ms vs {head8:.2f} ms, the layer matrices {lay16:.2f} ms vs "
+        f"{lay8:.2f} ms.  The head streams near the memory limit; the layer matrices are compute-bound on AVX2 "
+        f"(one thread, act16: Q5_0 ~9 GB/s, Q4_K ~11 GB/s, Q8_0 ~21 GB/s of weights; unpacking Q5_0's fifth bits "
+        f"is most of it).  Tried and dropped, measured with benchmarks' kernels on one thread: AVX512-VNNI "
+        f"vpdpbusd for the legacy formats (262144 x 640 Q8_0: 9.7 ms vs 9.3 ms with AVX2, no gain on this CPU) "
+        f"and scales handled 8 blocks at a time (at most 5%).",
         f"- **Prefill** ({pre:.2f}x at 512 tokens): prefill multiplies f32 activations with weight tiles "
-        f"dequantized once per 256-token chunk (OpenBLAS sgemm; exact up to f32 rounding, so it is also the "
-        f"most faithful path).  The layer matmuls run at ~{gmacs:.0f} GMAC/s on {threads} threads "
-        f"({pf_mm:.2f} of {pf_tot:.2f} ms per token; attention {pf_att:.2f} ms), about the f32 FMA peak of "
-        f"{threads} Zen 3 cores (16 MAC/cycle each).  llama.cpp multiplies int8 activations and, built "
-        f"natively here, uses AVX-512 VNNI (see its CPU features above): 4x the MACs per instruction.  Beating "
-        f"it in the exact mode needs an int8 x (int8 + residual) GEMM micro-kernel.",
+        f"dequantized once per 256-token chunk (OpenBLAS sgemm on 1 MiB tiles; exact up to f32 rounding, so it "
+        f"is also the most faithful path).  The layer matmuls run at ~{gmacs:.0f} GMAC/s on {threads} threads "
+        f"({pf_mm:.2f} of {pf_tot:.2f} ms per token; attention {pf_att:.2f} ms); one thread's sgemm on our tiles "
+        f"measured 94 GFLOP/s against 99 for a single large NumPy sgemm, so the f32 path is near what OpenBLAS "
+        f"gives.  llama.cpp multiplies int8 activations with AVX-512 VNNI (see its CPU features above).  "
+        f"Going further in the exact mode needs an integer (int8 x 16-bit) GEMM micro-kernel.",
         f"- **Bandwidth fraction**: the limit divides the measured streaming read bandwidth ({bw:.1f} GB/s, "
         f"best of the before/after probes) by the weight bytes of one token; on this shared VM the probe "
         f"itself varies by up to 2x between runs (24-48 GB/s during development), which moves every fraction with it.",
