@@ -120,6 +120,8 @@ class Forward:
         out = np.empty((len(ids), t.row_len), np.float32)
         for i, tok in enumerate(ids):
             out[i] = read(int(tok), int(tok) + 1)[0]
+            if i % 32 == 31:  # each scattered row read maps its neighbourhood too (fault-around)
+                t.release(0, t.n_rows)
         t.release(0, t.n_rows)
         if self.hp["embed_scale"]:
             out *= np.float32(math.sqrt(self.hp["n_embd"]))

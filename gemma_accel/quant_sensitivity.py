@@ -34,7 +34,7 @@ from .calibration import Forward, head_name, load_layer
 
 SCORE_TOKENS = 512    # calibration tokens run through the model
 SCORE_ROWS = 128      # sampled query positions per block perturbation and for the head
-HEAD_CHUNK_ROWS = 16384  # vocabulary rows per head chunk (16384 x 640 float32 = 40 MiB)
+HEAD_CHUNK_ROWS = 4096   # vocabulary rows per head chunk (4096 x 640 float32 = 10 MiB)
 _ATTN = ("attn_q", "attn_k", "attn_v", "attn_output")
 _FFN = ("ffn_gate", "ffn_up", "ffn_down")
 
