@@ -1,6 +1,6 @@
 """Quantization profiles: which ggml type each tensor gets.
 
-    choose_type("q4_k", "blk.0.attn_q.weight", (1024, 640), is_head=False)
+    base_choice("q4_k", "blk.0.attn_q.weight", (1024, 640), is_head=False)
         -> TypeChoice(type="Q5_0", wanted="Q4_K", reason="row length 640 is not a multiple of 256")
 
 Rules shared by every profile (llama.cpp's): norms and other 1-D tensors stay
