@@ -79,8 +79,11 @@ def test_llama_q4_k_m_recipe_is_llama_cpps(gemma_path):
 
 def test_int4_balanced_within_q4_k_m_size(gemma_path, tmp_path):
     dst = tmp_path / "b.gguf"
-    r = gemma_accel.quantize(gemma_path, dst, profile="int4-balanced", progress=False)
+    r = gemma_accel.quantize(gemma_path, dst, profile="int4-balanced", exclude_layers=(3,), progress=False)
     assert r.output_bytes <= Path(gemma_path).stat().st_size
-    types = set(r.tensor_types[n] for n in r.tensor_types if "norm" not in n)
+    with GGUFFile(gemma_path) as src:   # the excluded layer is neither scored nor promoted
+        for name in ("blk.3.attn_v.weight", "blk.3.ffn_down.weight", "blk.3.ffn_up.weight"):
+            assert r.tensor_types[name] == src.tensors[name].type, name
+    types = {t for n, t in r.tensor_types.items() if "norm" not in n and not n.startswith("blk.3.")}
     assert types <= {"Q4_K", "Q5_0", "Q6_K", "Q8_0"} and {"Q6_K", "Q8_0"} & types   # some promoted
     assert any("int4-balanced:" in n and "predicted KL" in n for n in r.notes)
