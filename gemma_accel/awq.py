@@ -27,6 +27,13 @@ def _fake_quant(w: np.ndarray, type_name: str) -> np.ndarray:
     return block_formats.dequantize(block_formats.quantize(w, type_name), type_name, w.shape)
 
 
+def _read(source, name):
+    t = source.tensor(name)
+    w = t.read()
+    t.release(0, t.n_rows)
+    return w
+
+
 def search_scales(source, stats, exclude=frozenset()):
     """({matrix name: s}, {norm name: s}, {"L3.attn": alpha, ...}) for every layer not excluded."""
     col, norm, alphas = {}, {}, {}
@@ -37,7 +44,7 @@ def search_scales(source, stats, exclude=frozenset()):
             names = [f"blk.{layer}.{k}.weight" for k in kinds]
             x = stats.samples[names[0]]
             act = np.maximum(stats.mean_abs[names[0]].astype(np.float64), 1e-8)
-            ws = [source.tensor(n).read() for n in names]
+            ws = [_read(source, n) for n in names]
             types = [base_choice("awq-lite", n, w.shape, False).type for n, w in zip(names, ws)]
             if any(t in ("F16", "F32") for t in types):
                 continue

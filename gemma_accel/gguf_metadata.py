@@ -88,6 +88,17 @@ def _token_id(config: dict, tok_cfg: dict, vocab: dict, key: str):
     return value if isinstance(value, int) else None
 
 
+def _bpe_pre(tj: dict) -> str:
+    """llama.cpp's pre-tokenizer name for a byte-level BPE tokenizer.json: digits split one by one
+    before the GPT-2 regex (Digits + ByteLevel, SmolLM / StarCoder) is "smollm"; a plain
+    ByteLevel pre-tokenizer with the GPT-2 regex is "gpt-2"."""
+    pre = tj.get("pre_tokenizer") or {}
+    parts = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    if any(p.get("type") == "Digits" and p.get("individual_digits") for p in parts):
+        return "smollm"
+    return "gpt-2"
+
+
 def tokenizer_from_hf(folder, config: dict, n_vocab: int) -> list:
     """tokenizer.* keys from a folder's tokenizer.json (+ tokenizer_config.json,
     chat_template.jinja).  A folder without tokenizer.json gets no tokenizer
@@ -138,7 +149,7 @@ def tokenizer_from_hf(folder, config: dict, n_vocab: int) -> list:
     if byte_level:
         merges = model.get("merges") or []
         merges = [m if isinstance(m, str) else " ".join(m) for m in merges]
-        out += [("tokenizer.ggml.model", "gpt2", "STRING"), ("tokenizer.ggml.pre", "default", "STRING"),
+        out += [("tokenizer.ggml.model", "gpt2", "STRING"), ("tokenizer.ggml.pre", _bpe_pre(tj), "STRING"),
                 ("tokenizer.ggml.tokens", pieces, "ARRAY[STRING]"),
                 ("tokenizer.ggml.token_type", types, "ARRAY[INT32]"),
                 ("tokenizer.ggml.merges", merges, "ARRAY[STRING]")]

@@ -7,8 +7,9 @@ Memory: the source is memory-mapped; each tensor is read in row chunks of at
 most CHUNK_BYTES of float32, quantized, appended to the output through
 GGUFWriter (header first), and the source pages it came from are dropped with
 madvise(MADV_DONTNEED).  Peak RSS is the interpreter and NumPy plus a few
-chunk-sized buffers, whatever the model's size.  (awq-lite and mixed first run
-a calibration forward pass that holds one layer's weights in float32.)
+chunk-sized buffers, whatever the model's size.  (awq-lite, int4-balanced and
+mixed first run a calibration forward pass that holds one layer's weights in
+float32 and reads the head in row chunks.)
 
 Atomicity: the file is written as a hidden temporary beside dst and renamed
 over it at the end; any error or KeyboardInterrupt removes the temporary.
@@ -29,7 +30,8 @@ import numpy as np
 from . import block_formats, gguf_metadata
 from ._core import Error
 from .gguf_writer import GGUFWriter
-from .quant_profiles import PROFILES, TypeChoice, base_choice, file_type, fit, tensor_kind
+from .quant_profiles import (LADDERS, PROFILES, TypeChoice, base_choice, file_type, fit, ladder, llama_q4_k_m,
+                             tensor_kind)
 from .quant_source import layer_of, open_source
 
 log = logging.getLogger(__name__)
@@ -174,9 +176,46 @@ def plan_types(src, profile: str, exclude: set, promote: set = frozenset()) -> d
             continue
         c = base_choice(profile, t.name, t.shape, t.name == head)
         if t.name in promote:
-            c = fit("Q8_0", t.row_len)
+            c = ladder(profile, t.row_len)[1]
         plan[t.name] = c
     return plan
+
+
+def _measured_promotions(source, profile: str, exclude: set, calibration, target_bpw):
+    """int4-balanced / mixed: which matrices get the promoted type of their ladder, from
+    sensitivity measured on the calibration text (quant_sensitivity.py), within the budget:
+    llama.cpp's Q4_K_M size for int4-balanced, target_bpw (default 5.0) for mixed."""
+    from . import calibration as calib, quant_sensitivity as sens
+    head = _head_name(source)
+    plan = plan_types(source, profile, exclude)
+    n_el = sum(t.n_elements for t in source.tensors)
+    size = {t.name: _nbytes(plan[t.name].type, t.shape) for t in source.tensors}
+    if profile == "int4-balanced":
+        budget = sum(_nbytes(llama_q4_k_m(t.name, t.shape, t.name == head, source.hparams["n_layer"]), t.shape)
+                     for t in source.tensors)
+        what = "llama.cpp Q4_K_M's size"
+    else:
+        bpw = DEFAULT_TARGET_BPW if target_bpw is None else float(target_bpw)
+        budget, what = bpw * n_el / 8.0, f"{bpw} bits/weight"
+    base, promoted, extra = {}, {}, {}
+    for t in source.tensors:
+        c = plan[t.name]
+        if t.is_matrix and not (c.reason and "excluded" in c.reason):
+            p = ladder(profile, t.row_len)[1]
+            if p.type != c.type:
+                base[t.name], promoted[t.name] = c.type, p.type
+                extra[t.name] = _nbytes(p.type, t.shape) - size[t.name]
+    ids = calib.calibration_ids(source, calib.calibration_text(calibration), sens.SCORE_TOKENS)
+    m = sens.measure(source, ids, base, promoted)
+    chosen, kl = sens.choose(m.scores, extra, budget - sum(size.values()))
+    used = sum(size.values()) + sum(extra[n] for n in chosen)
+    top = sorted(m.scores.values(), key=lambda s: s.kl_base, reverse=True)[:6]
+    msg = (f"{profile}: {len(chosen)} of {len(m.scores)} matrices promoted for a budget of {what} "
+           f"({used / 1e6:.1f} of {budget / 1e6:.1f} MB, {8 * used / n_el:.2f} bits/weight); predicted KL "
+           f"{kl:.4f} (all at base {sum(s.kl_base for s in m.scores.values()):.4f}; measured on "
+           f"{m.n_rows} calibration tokens: all-base {m.kl_all:.4f}, head alone {m.kl_head:.4f}); "
+           "most sensitive: " + ", ".join(f"{s.name}={s.kl_base:.4f}" for s in top))
+    return chosen, msg
 
 
 def _nbytes(type_name: str, shape) -> int:
@@ -194,7 +233,7 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
 
     profile: one of PROFILES (see README "Quantize").  exclude_layers: layer
     indices (or "0,17") kept at source precision.  calibration: a text file
-    (path) or str for awq-lite / mixed (default: the bundled calibration text).
+    (path) or str for awq-lite / int4-balanced / mixed (default: the bundled text).
     target_bpw: mixed only, the size budget in bits per weight (default 5.0).
     type_overrides: for experiments, {tensor kind ("attn_v") or GGUF name: ggml type}
     applied over the profile (row-length fallbacks still apply).
@@ -227,21 +266,16 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
                          f"{source.metadata.get('general.file_type')}): "
                          "quality is bounded by the source's")
         col_scales, norm_scales, promote = {}, {}, set()
-        if profile in ("awq-lite", "mixed"):
+        if profile == "awq-lite":
             from . import awq, calibration as calib
-            text = calib.calibration_text(calibration)
-            stats = calib.collect(source, text, want_samples=(profile == "awq-lite"))
-            if profile == "awq-lite":
-                col_scales, norm_scales, alphas = awq.search_scales(source, stats, exclude)
-                notes.append("awq-lite alphas per layer: " +
-                             " ".join(f"{k}={v:.2f}" for k, v in alphas.items()))
-            else:
-                budget = DEFAULT_TARGET_BPW if target_bpw is None else float(target_bpw)
-                promote, msg = calib.choose_promotions(source, stats, budget,
-                                                       plan_types(source, profile, exclude))
-                notes.append(msg)
+            stats = calib.collect(source, calib.calibration_text(calibration))
+            col_scales, norm_scales, alphas = awq.search_scales(source, stats, exclude)
+            notes.append("awq-lite alphas per layer: " + " ".join(f"{k}={v:.2f}" for k, v in alphas.items()))
+        elif profile in LADDERS:
+            promote, msg = _measured_promotions(source, profile, exclude, calibration, target_bpw)
+            notes.append(msg)
         elif calibration is not None:
-            raise ValueError(f"calibration applies to awq-lite and mixed, not {profile!r}")
+            raise ValueError(f"calibration applies to awq-lite, int4-balanced and mixed, not {profile!r}")
         plan = plan_types(source, profile, exclude, promote)
         for name, c in list(plan.items()):
             want = (type_overrides or {}).get(name, (type_overrides or {}).get(tensor_kind(name)))

@@ -7,7 +7,11 @@ Gemma GGUF norms store 1 + w (llama.cpp's converter adds 1); Hugging Face
 stores w.  llama.cpp's converter permutes llama's q/k rows for adjacent-pair
 RoPE; Hugging Face keeps the rotate-half order, so they are permuted back.
 
-    python tests/gguf_to_hf.py MODEL.gguf OUT_DIR
+With tokenizer=True the folder also gets tokenizer.json / tokenizer_config.json
+(and chat_template.jinja when the GGUF has a template) from transformers' own
+GGUF tokenizer conversion, an implementation that is not ours.
+
+    python tests/gguf_to_hf.py MODEL.gguf OUT_DIR [--tokenizer]
 """
 import json
 import sys
@@ -44,7 +48,16 @@ def unpermute(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, rows // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def convert(gguf_path, out_dir) -> Path:
+def write_tokenizer(gguf_path, out_dir) -> Path:
+    """tokenizer.json + tokenizer_config.json written by transformers from the GGUF's tokenizer."""
+    from transformers import AutoTokenizer
+    gguf_path = Path(gguf_path)
+    tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    tok.save_pretrained(str(out_dir))
+    return Path(out_dir)
+
+
+def convert(gguf_path, out_dir, tokenizer: bool = False) -> Path:
     import gguf
     from safetensors.numpy import save_file
 
@@ -99,8 +112,10 @@ def convert(gguf_path, out_dir) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     (out / "config.json").write_text(json.dumps(config, indent=2))
+    if tokenizer:
+        write_tokenizer(gguf_path, out)
     return out
 
 
 if __name__ == "__main__":
-    convert(sys.argv[1], sys.argv[2])
+    convert(sys.argv[1], sys.argv[2], tokenizer="--tokenizer" in sys.argv[3:])
