@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     p.add_argument("dst", help="output GGUF file")
     p.add_argument("--profile", default="q4_0", choices=gemma_accel.PROFILES)
     p.add_argument("--exclude-layers", help="comma-separated layers kept at source precision, e.g. 0,17")
-    p.add_argument("--calibration", help="calibration text file for awq-lite and mixed")
+    p.add_argument("--calibration", help="calibration text file for awq-lite, mixed and int4-balanced")
     p.add_argument("--target-bpw", type=float, help="mixed: size budget in bits per weight (default 5.0)")
     p.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
