@@ -287,11 +287,6 @@ static void mlp_act_task(void *p, int ith, int nth) {
     }
 }
 
-static void run_elem(ga_model *m, ga_task_fn fn, int T, int layer) {
-    elem_task t = {.m = m, .T = T, .layer = layer};
-    ga_pool_run(m->pool, fn, &t);
-}
-
 static void cpu_qk_rope_store(ga_model *m, int layer, int T) {
     const int swa = m->hp.layer_swa[layer] ? 1 : 0;
     /* inout != NULL tells qk_task to (re)compute this chunk's RoPE tables */
@@ -301,7 +296,15 @@ static void cpu_qk_rope_store(ga_model *m, int layer, int T) {
     m->rope_key_pos[swa] = m->n_past;
     m->rope_key_T[swa] = T;
 }
-static void cpu_attention(ga_model *m, int layer, int T) { run_elem(m, attention_task, T, layer); }
+/* One token over a short context is a few microseconds of work: less than waking the pool */
+#define ATTN_INLINE_MACS (1 << 18)
+
+static void cpu_attention(ga_model *m, int layer, int T) {
+    const int64_t macs = (int64_t)(m->n_past + 1) * m->hp.n_head * m->hp.head_dim;
+    elem_task t = {.m = m, .T = T, .layer = layer};
+    if (T == 1 && macs <= ATTN_INLINE_MACS) attention_task(&t, 0, 1);
+    else ga_pool_run(m->pool, attention_task, &t);
+}
 static void cpu_mlp_act(ga_model *m, int T) {
     elem_task t = {.m = m, .T = T};
     run_rows(m, mlp_act_task, &t, T);
