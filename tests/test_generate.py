@@ -3,6 +3,7 @@ errors, threads, Ctrl-C, memory."""
 import _thread
 import gc
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -212,6 +213,9 @@ def test_ctrl_c_during_long_prompt_leaves_model_usable(model):
     # run finalizers there, and an interrupt landing in a finalizer is swallowed as unraisable.
     gc.collect()
     gc.disable()
+    # Ctrl-C as Python installs it: an earlier test's library may have replaced the handler, and
+    # interrupt_main does nothing while SIGINT is SIG_DFL or SIG_IGN
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     try:
         timer.start()
@@ -223,6 +227,7 @@ def test_ctrl_c_during_long_prompt_leaves_model_usable(model):
     finally:
         timer.join()
         gc.enable()
+        signal.signal(signal.SIGINT, previous_handler)
     assert model.generate("Hello there", max_tokens=4, temperature=0).tokens == expected
 
 
