@@ -49,7 +49,7 @@ build: $(STAMP)
 # against a separate sanitized copy of the package in build/asan.
 test-asan: $(STAMP)
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/gemma_accel
-	cp gemma_accel/*.py gemma_accel/py.typed $(ASAN_DIR)/gemma_accel/
+	cp gemma_accel/*.py gemma_accel/py.typed gemma_accel/*.txt $(ASAN_DIR)/gemma_accel/
 	GA_SANITIZE=1 $(PY) setup.py -q build_ext --build-lib $(ASAN_DIR) --build-temp build/asan-tmp --force
 	cd $(ASAN_DIR) && PYTHONPATH=$(CURDIR)/$(ASAN_DIR) \
 	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
