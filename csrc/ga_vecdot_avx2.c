@@ -208,11 +208,24 @@ GA_AVX2 static inline __m256i scale_pair(int8_t s0, int8_t s1) {
     return _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
 }
 
+/* unsigned 6-bit codes (q + 32) of the four 32-element groups in one half of a Q6_K block */
+GA_AVX2 static inline void q6k_codes(const uint8_t *ql, const uint8_t *qh, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+}
+
 GA_AVX2 float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *act) {
     const uint8_t *b = w;
     const ga_block_q8_K *y = act;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i m2 = _mm256_set1_epi8(0x03);
     const __m256i k32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / GA_QK_K; i++, b += sizeof(ga_block_q6_K)) {
@@ -222,18 +235,8 @@ GA_AVX2 float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *ac
         const int8_t *q8 = y[i].qs;
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128, sc += 8) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
-            /* unsigned 6-bit codes of groups g = 0..3 (q + 32) */
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            q6k_codes(ql, qh, q);
             for (int g = 0; g < 4; g++) {
                 const __m256i x8 = _mm256_loadu_si256((const __m256i *)(q8 + 32 * g));
                 /* (q + 32) * x - 32 * x, both pair sums within int16 */
@@ -319,8 +322,6 @@ GA_AVX2 float ga_vec_dot2_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a
 GA_AVX2 float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a, const void *r) {
     const uint8_t *b = w;
     const ga_block_q8_K *ya = a, *yr = r;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    const __m256i m2 = _mm256_set1_epi8(0x03);
     const __m256i k32 = _mm256_set1_epi8(32);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / GA_QK_K; i++, b += sizeof(ga_block_q6_K)) {
@@ -330,17 +331,8 @@ GA_AVX2 float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a
         const int8_t *qa = ya[i].qs, *qr = yr[i].qs;
         __m256i suma = _mm256_setzero_si256(), sumr = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, qa += 128, qr += 128, sc += 8) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            q6k_codes(ql, qh, q);
             for (int g = 0; g < 4; g++) {
                 const __m256i s = scale_pair(sc[2 * g], sc[2 * g + 1]);
                 const __m256i xa = _mm256_loadu_si256((const __m256i *)(qa + 32 * g));

@@ -151,10 +151,10 @@ static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
     if (PyArray_NDIM(x) != 1) return PyErr_Format(PyExc_ValueError, "x must be 1-D");
     const int64_t n = PyArray_DIM(x, 0);
     const size_t size = ga_matvec_act_size(wtype, n);
-    void *act = PyMem_RawMalloc(size ? size : 1), *lo = PyMem_RawMalloc(size ? size : 1);
-    if (!act || !lo) { PyMem_RawFree(act); PyMem_RawFree(lo); return PyErr_NoMemory(); }
+    void *act = PyMem_RawMalloc(size ? size : 1), *lo = bits == 16 ? PyMem_RawMalloc(size ? size : 1) : NULL;
+    if (!act || (bits == 16 && !lo)) { PyMem_RawFree(act); PyMem_RawFree(lo); return PyErr_NoMemory(); }
     ga_error err = {{0}};
-    ga_status st = ga_matvec_quantize_act2(wtype, PyArray_DATA(x), act, bits == 16 ? lo : NULL, n, &err);
+    ga_status st = ga_matvec_quantize_act2(wtype, PyArray_DATA(x), act, lo, n, &err);
     PyObject *res;
     if (st != GA_OK) res = ga_py_raise(st, &err, "matvec_quantize_act");
     else if (bits == 8) res = PyBytes_FromStringAndSize(act, (Py_ssize_t)size);
