@@ -23,7 +23,15 @@ GA_AVX2 static inline __m256i pack32(const __m256i v[4]) {
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-GA_AVX2 void ga_act16_codes_avx2(const float *x, int n, float d, int8_t *hi, int8_t *lo) {
+/* 32 int32 lanes (4 vectors) -> 32 int16 in element order */
+GA_AVX2 static inline void store16(int16_t *dst, const __m256i v[4]) {
+    const __m256i a = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xD8);
+    const __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[2], v[3]), 0xD8);
+    _mm256_storeu_si256((__m256i *)dst, a);
+    _mm256_storeu_si256((__m256i *)(dst + 16), b);
+}
+
+GA_AVX2 void ga_act16_codes_avx2(const float *x, int n, float d, int8_t *hi, int8_t *lo, int16_t *q16) {
     const __m256 id = _mm256_set1_ps(d > 0.0f ? 1.0f / d : 0.0f);
     const __m256 qmax = _mm256_set1_ps(GA_ACT16_QMAX), qmin = _mm256_set1_ps(-GA_ACT16_QMAX);
     for (int j = 0; j < n; j += 32) {
@@ -37,6 +45,11 @@ GA_AVX2 void ga_act16_codes_avx2(const float *x, int n, float d, int8_t *hi, int
         }
         _mm256_storeu_si256((__m256i *)(hi + j), pack32(h));
         _mm256_storeu_si256((__m256i *)(lo + j), pack32(l));
+        if (q16) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) q[k] = _mm256_add_epi32(_mm256_slli_epi32(h[k], 8), l[k]);
+            store16(q16 + j, q);
+        }
     }
 }
 #endif

@@ -39,7 +39,7 @@ static void quantize_task(void *p, int ith, int nth) {
         const int64_t cols = t->w[i]->cols;
         for (int64_t tok = b; tok < e; tok++)
             ga_matvec_quantize_act2(t->w[i]->type, t->x + tok * cols, m->act[fam] + tok * m->act_stride[fam],
-                                    m->act_res[fam] ? m->act_res[fam] + tok * m->act_stride[fam] : NULL, cols,
+                                    m->act_res[fam] ? m->act_res[fam] + tok * m->act_res_stride[fam] : NULL, cols,
                                     NULL);
     }
 }
@@ -72,7 +72,7 @@ static void rows_task(void *p, int ith, int nth) {
                 float *y = t->y[i] + tok * t->y_stride[i];
                 const uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
                 if (m->act_res[fam]) /* one weight unpack, two integer dots */
-                    ga_matvec_rows2(w->type, w->data, w->cols, act, m->act_res[fam] + tok * m->act_stride[fam],
+                    ga_matvec_rows2(w->type, w->data, w->cols, act, m->act_res[fam] + tok * m->act_res_stride[fam],
                                     y, rb, re, m->fused_dot2, NULL);
                 else
                     ga_matvec_rows(w->type, w->data, w->cols, act, y, rb, re, NULL);
@@ -107,7 +107,7 @@ static void decode_rows_task(void *p, int ith, int nth) {
         if (!share_of_rows(t, ith, nth, i, &r0, &r1)) continue;
         const int fam = ga_act_family(w->type);
         uint8_t *act = m->act[fam] + (size_t)ith * m->act_stride[fam];
-        uint8_t *res = m->act_res[fam] ? m->act_res[fam] + (size_t)ith * m->act_stride[fam] : NULL;
+        uint8_t *res = m->act_res[fam] ? m->act_res[fam] + (size_t)ith * m->act_res_stride[fam] : NULL;
         if (!done[fam]) {
             ga_matvec_quantize_act2(w->type, t->x, act, res, w->cols, NULL);
             done[fam] = 1;

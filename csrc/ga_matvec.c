@@ -31,6 +31,19 @@ size_t ga_matvec_act_size(int wtype, int64_t n) {
     return (size_t)(n / t->block_size) * t->type_size;
 }
 
+static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+size_t ga_matvec_act_res_size(int wtype, int64_t n) {
+    const size_t lo = ga_matvec_act_size(wtype, n);
+    if (ga_matvec_act_type(wtype) != GA_TYPE_Q8_0) return lo;
+    return round64(lo) + (size_t)n * sizeof(int16_t);
+}
+
+/* the int16 codes inside an act_res buffer of the Q8_0 family */
+static const int16_t *act_res_codes(int wtype, int64_t n, const void *act_res) {
+    return (const int16_t *)((const uint8_t *)act_res + round64(ga_matvec_act_size(wtype, n)));
+}
+
 /* The dot product for wtype in the current kernel set; NULL if unsupported. */
 static ga_vec_dot_fn vec_dot_for(int wtype) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -95,6 +108,22 @@ static ga_vec_dot2_fn vec_dot2_for(int wtype) {
     }
 }
 
+/* The 16-bit-code dot product for wtype, NULL where the kernel set has none. */
+static ga_vec_dot16_fn vec_dot16_for(int wtype) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (ga_kernels_avx512()) {
+        switch (wtype) {
+        case GA_TYPE_Q4_0: return ga_vec_dot16_q4_0_avx512;
+        case GA_TYPE_Q5_0: return ga_vec_dot16_q5_0_avx512;
+        case GA_TYPE_Q8_0: return ga_vec_dot16_q8_0_avx512;
+        default: return NULL;
+        }
+    }
+#endif
+    (void)wtype;
+    return NULL;
+}
+
 /* Checks shared by the entry points: supported type, n a positive multiple of the block. */
 static ga_status check_type_and_n(int wtype, int64_t n, ga_error *err) {
     const ga_type_info *t = ga_type_get(wtype);
@@ -150,7 +179,8 @@ ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *ac
         return GA_OK;
     }
     /* 16-bit codes as 256 * hi + lo: two int8 arrays in the family's own format */
-    ga_act16_split(at, x, act, act_res, n);
+    int16_t *q16 = at == GA_TYPE_Q8_0 ? (int16_t *)act_res_codes(wtype, n, act_res) : NULL;
+    ga_act16_split(at, x, act, act_res, q16, n);
     return GA_OK;
 }
 
@@ -164,10 +194,14 @@ ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, 
         return ga_fail(err, GA_ERR_ARG, "bad row range [%lld, %lld)", (long long)r0, (long long)r1);
     const ga_type_info *t = ga_type_get(wtype);
     const size_t row_bytes = (size_t)(n / t->block_size) * t->type_size;
+    const ga_vec_dot16_fn dot16 = fused ? vec_dot16_for(wtype) : NULL;
     const ga_vec_dot2_fn dot2 = fused ? vec_dot2_for(wtype) : NULL;
     const ga_vec_dot_fn dot = vec_dot_for(wtype);
     const uint8_t *row = (const uint8_t *)w + (size_t)r0 * row_bytes;
-    if (dot2) {
+    if (dot16) {
+        const int16_t *q16 = act_res_codes(wtype, n, act_res);
+        for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot16(n, row, act_res, q16);
+    } else if (dot2) {
         for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot2(n, row, act, act_res);
     } else {
         for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot(n, row, act) + dot(n, row, act_res);

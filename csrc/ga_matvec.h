@@ -32,7 +32,10 @@ ga_status ga_matvec_quantize_act(int wtype, const float *x, void *act, int64_t n
 ga_status ga_matvec_rows(int wtype, const void *w, int64_t n, const void *act, float *y,
                          int64_t r0, int64_t r1, ga_error *err);
 /* act_bits=16: 16-bit codes split into act (256 * hi) and act_res (lo), two arrays in the
- * activation format above (ga_act16.h); act_res NULL: plain 8-bit act only. */
+ * activation format above (ga_act16.h); act_res NULL: plain 8-bit act only.  act holds
+ * act_size bytes, act_res act_res_size: for the Q8_0 family the lo blocks are followed
+ * (at act_size rounded up to 64) by the int16 codes the AVX-512 kernels read. */
+size_t ga_matvec_act_res_size(int wtype, int64_t n);
 ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *act_res, int64_t n,
                                   ga_error *err);
 /* y[r] = dot(W row r, act) + dot(W row r, act_res) for r in [r0, r1).  fused=1 uses the

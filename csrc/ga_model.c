@@ -148,6 +148,8 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         size_t size = ga_matvec_act_size(all[i]->type, all[i]->cols);
         size = (size + 63) & ~(size_t)63;
         if (size > m->act_stride[fam]) m->act_stride[fam] = size;
+        size = (ga_matvec_act_res_size(all[i]->type, all[i]->cols) + 63) & ~(size_t)63;
+        if (size > m->act_res_stride[fam]) m->act_res_stride[fam] = size;
     }
     for (int f = 0; f < ACT_FAMILIES && ok; f++) {
         if (!m->act_stride[f]) continue;
@@ -155,8 +157,8 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         m->reserved += (uint64_t)B * m->act_stride[f];
         ok &= m->act[f] != NULL;
         if (f != ACT_F32 && act_bits == 16) {
-            m->act_res[f] = calloc((size_t)B, m->act_stride[f]);
-            m->reserved += (uint64_t)B * m->act_stride[f];
+            m->act_res[f] = calloc((size_t)B, m->act_res_stride[f]);
+            m->reserved += (uint64_t)B * m->act_res_stride[f];
             ok &= m->act_res[f] != NULL;
         }
     }

@@ -30,8 +30,8 @@ struct ga_model {
     /* chunk scratch, [n_batch][width] each */
     float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
     uint8_t *act[ACT_FAMILIES];     /* quantized activations per family */
-    uint8_t *act_res[ACT_FAMILIES]; /* the int8 rounding residual, quantized again (precise mode) */
-    size_t act_stride[ACT_FAMILIES];
+    uint8_t *act_res[ACT_FAMILIES]; /* act_bits=16: the lo codes (and int16 codes, ga_matvec.h) */
+    size_t act_stride[ACT_FAMILIES], act_res_stride[ACT_FAMILIES];
     ga_attn_scratch attn;
     int64_t max_cols, max_rows;
     float *gemm_scratch;          /* per thread: one dequantized weight tile (prefill gemm) */

@@ -17,13 +17,22 @@ static PyObject *py_cpu_info(PyObject *self, PyObject *noargs) {
 #else
     PyObject *blas = Py_False;
 #endif
-    return Py_BuildValue("{s:{s:O,s:O,s:O,s:O,s:O,s:O,s:O},s:s,s:O,s:O}",
-        "cpu_features",
+    PyObject *feat = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}",
         "sse3", f->sse3 ? Py_True : Py_False, "ssse3", f->ssse3 ? Py_True : Py_False,
         "avx", f->avx ? Py_True : Py_False, "avx2", f->avx2 ? Py_True : Py_False,
         "fma", f->fma ? Py_True : Py_False, "f16c", f->f16c ? Py_True : Py_False,
-        "avx512f", f->avx512f ? Py_True : Py_False,
-        "kernel_set", ga_kernel_set_name(ga_kernel_set_get()),
+        "avx512f", f->avx512f ? Py_True : Py_False, "avx512bw", f->avx512bw ? Py_True : Py_False,
+        "avx512vl", f->avx512vl ? Py_True : Py_False, "avx512vnni", f->avx512vnni ? Py_True : Py_False);
+    PyObject *sets = PyList_New(0);
+    for (int s = GA_KSET_PORTABLE; feat && sets && s <= GA_KSET_AVX512; s++) {
+        if (!ga_kernel_set_runnable((ga_kernel_set)s)) continue;
+        PyObject *name = PyUnicode_FromString(ga_kernel_set_name((ga_kernel_set)s));
+        if (!name || PyList_Append(sets, name) < 0) { Py_XDECREF(name); Py_CLEAR(sets); break; }
+        Py_DECREF(name);
+    }
+    if (!feat || !sets) { Py_XDECREF(feat); Py_XDECREF(sets); return NULL; }
+    return Py_BuildValue("{s:N,s:s,s:N,s:O,s:O}", "cpu_features", feat,
+        "kernel_set", ga_kernel_set_name(ga_kernel_set_get()), "kernel_sets", sets,
         "openblas", blas, "sanitized", GA_SANITIZED_BUILD);
 }
 
@@ -34,13 +43,15 @@ static PyObject *py_set_kernel_set(PyObject *self, PyObject *arg) {
     ga_kernel_set set;
     if (strcmp(name, "portable") == 0) set = GA_KSET_PORTABLE;
     else if (strcmp(name, "avx2") == 0) set = GA_KSET_AVX2;
+    else if (strcmp(name, "avx512") == 0) set = GA_KSET_AVX512;
     else {
-        PyErr_Format(PyExc_ValueError, "unknown kernel set %R: use 'portable' or 'avx2'", arg);
+        PyErr_Format(PyExc_ValueError, "unknown kernel set %R: use 'portable', 'avx2' or 'avx512'", arg);
         return NULL;
     }
     ga_kernel_set previous = ga_kernel_set_get();
     if (ga_kernel_set_force(set) < 0) {
-        PyErr_SetString(ga_py_Error, "this CPU lacks AVX2/FMA/F16C: the avx2 kernel set cannot run");
+        PyErr_Format(ga_py_Error, "this CPU cannot run the %s kernel set (it needs %s)", name,
+                     set == GA_KSET_AVX2 ? "AVX2, FMA and F16C" : "AVX2, FMA, F16C and AVX-512 F/BW/VL/VNNI");
         return NULL;
     }
     return PyUnicode_FromString(ga_kernel_set_name(previous));
@@ -70,7 +81,7 @@ static PyMethodDef info_methods[] = {
     {"cpu_info", py_cpu_info, METH_NOARGS,
      "cpu_info()\n--\n\nCPU features found, kernel set chosen and whether OpenBLAS is linked."},
     {"set_kernel_set", py_set_kernel_set, METH_O,
-     "set_kernel_set(name)\n--\n\nSelect 'portable' or 'avx2' kernels; returns the previous name."},
+     "set_kernel_set(name)\n--\n\nSelect 'portable', 'avx2' or 'avx512' kernels; returns the previous name."},
     {NULL, NULL, 0, NULL},
 };
 

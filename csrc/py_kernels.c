@@ -150,15 +150,23 @@ static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
     if (!x) return NULL;
     if (PyArray_NDIM(x) != 1) return PyErr_Format(PyExc_ValueError, "x must be 1-D");
     const int64_t n = PyArray_DIM(x, 0);
-    const size_t size = ga_matvec_act_size(wtype, n);
-    void *act = PyMem_RawMalloc(size ? size : 1), *lo = bits == 16 ? PyMem_RawMalloc(size ? size : 1) : NULL;
+    const size_t size = ga_matvec_act_size(wtype, n), res_size = ga_matvec_act_res_size(wtype, n);
+    void *act = PyMem_RawMalloc(size ? size : 1), *lo = bits == 16 ? PyMem_RawMalloc(res_size ? res_size : 1) : NULL;
     if (!act || (bits == 16 && !lo)) { PyMem_RawFree(act); PyMem_RawFree(lo); return PyErr_NoMemory(); }
     ga_error err = {{0}};
     ga_status st = ga_matvec_quantize_act2(wtype, PyArray_DATA(x), act, lo, n, &err);
     PyObject *res;
-    if (st != GA_OK) res = ga_py_raise(st, &err, "matvec_quantize_act");
-    else if (bits == 8) res = PyBytes_FromStringAndSize(act, (Py_ssize_t)size);
-    else res = Py_BuildValue("(y#y#)", (const char *)act, (Py_ssize_t)size, (const char *)lo, (Py_ssize_t)size);
+    if (st != GA_OK) {
+        res = ga_py_raise(st, &err, "matvec_quantize_act");
+    } else if (bits == 8) {
+        res = PyBytes_FromStringAndSize(act, (Py_ssize_t)size);
+    } else if (res_size > size) { /* Q8_0 family: the int16 codes follow the lo blocks */
+        const char *codes = (const char *)lo + res_size - (size_t)n * sizeof(int16_t);
+        res = Py_BuildValue("(y#y#y#)", (const char *)act, (Py_ssize_t)size, (const char *)lo, (Py_ssize_t)size,
+                            codes, (Py_ssize_t)(n * (int64_t)sizeof(int16_t)));
+    } else {
+        res = Py_BuildValue("(y#y#O)", (const char *)act, (Py_ssize_t)size, (const char *)lo, (Py_ssize_t)size, Py_None);
+    }
     PyMem_RawFree(act);
     PyMem_RawFree(lo);
     return res;
@@ -331,8 +339,9 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
                             (size_t)rows * row_bytes);
     }
     const size_t asize = (ga_matvec_act_size(wtype, n) + 63) & ~(size_t)63;
+    const size_t rsize = (ga_matvec_act_res_size(wtype, n) + 63) & ~(size_t)63;
     const size_t scratch_n = (size_t)(f32 ? ga_gemm_scratch_floats(n) : n);
-    void *act = malloc(asize), *res = malloc(asize);
+    void *act = malloc(asize), *res = malloc(rsize);
     float *scratch = malloc(scratch_n * sizeof(float));
     ga_error err = {{0}};
     ga_status st = GA_OK;
@@ -376,7 +385,8 @@ static PyMethodDef kernels_methods[] = {
      "y = W x for W (rows, n) in block format type (name or id); x float32 (n,)."},
     {"matvec_quantize_act", py_matvec_quantize_act, METH_VARARGS,
      "matvec_quantize_act(type, x, bits=8)\n--\n\nThe activation block bytes matvec computes from float32 x for "
-     "type; bits=16: the (hi, lo) pair of act_bits=16 (csrc/ga_act16.h)."},
+     "type; bits=16: (hi, lo, codes) of act_bits=16 (csrc/ga_act16.h), codes the int16 codes of the Q8_0 "
+     "family's AVX-512 kernels (None for Q8_K)."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS,
      "rmsnorm(x, weight, eps)\n--\n\nRMS norm over the last axis of a float32 array; weight may be None."},
     {"rope", py_rope, METH_VARARGS,

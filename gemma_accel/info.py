@@ -14,12 +14,14 @@ def default_threads() -> int:
 
 
 def info() -> dict:
-    """Return version, CPU features found, kernel set chosen, OpenBLAS yes/no and threads."""
+    """Return version, CPU features found, kernel set chosen (and those this CPU can run),
+    OpenBLAS yes/no and threads."""
     core = _core.cpu_info()
     return {
         "version": __version__,
         "cpu_features": [name for name, present in core["cpu_features"].items() if present],
         "kernel_set": core["kernel_set"],
+        "kernel_sets": core["kernel_sets"],
         "openblas": core["openblas"],
         "threads": default_threads(),
     }

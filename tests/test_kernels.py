@@ -44,8 +44,10 @@ N_K = [256, 512, 2048]
 ROWS = [1, 3, 31, 33, 257]
 ODD_SIZES = [1, 3, 7, 31, 33, 255, 257, 1000]
 
-HAS_AVX2 = _core.cpu_info()["kernel_set"] == "avx2"
-KERNEL_SETS = ["portable", "avx2"] if HAS_AVX2 else ["portable"]
+# every set this CPU can run: "portable", then "avx2", then "avx512" (the AVX2 set plus
+# AVX-512 VNNI kernels for the act_bits=16 dot products of the Q8_0 family)
+KERNEL_SETS = _core.cpu_info()["kernel_sets"]
+HAS_AVX2 = "avx2" in KERNEL_SETS
 
 
 @pytest.fixture(autouse=True)
@@ -179,7 +181,7 @@ def test_activation_quantizer_twins_identical(wtype, n):
     xs.append(x)
     for x in xs:
         acts = {k: run_in(k, _core.matvec_quantize_act, wtype, x) for k in KERNEL_SETS}
-        assert acts["portable"] == acts.get("avx2", acts["portable"])
+        assert all(acts[k] == acts["portable"] for k in KERNEL_SETS)
         if wtype == "Q8_0":
             assert acts["portable"] == quants.quantize(x.reshape(1, n), T.Q8_0).tobytes()
 
@@ -206,12 +208,16 @@ def test_act16_split(wtype):
           np.where(rng.random(n) < 0.02, 300.0, 1.0).astype(np.float32) * rng.standard_normal(n).astype(np.float32)]
     for x in xs:
         outs = {k: run_in(k, _core.matvec_quantize_act, wtype, x, 16) for k in KERNEL_SETS}
-        assert outs["portable"] == outs.get("avx2", outs["portable"])
-        hi_raw, lo_raw = outs["portable"]
+        assert all(outs[k] == outs["portable"] for k in KERNEL_SETS)
+        hi_raw, lo_raw, codes = outs["portable"]
         dh, hi = _act16_blocks(hi_raw, wtype, n)
         dl, lo = _act16_blocks(lo_raw, wtype, n)
         assert hi.min() >= -127 and lo.min() >= -127
         np.testing.assert_array_equal(dh, 256 * dl)
+        if wtype == "Q8_0":  # the int16 codes of the AVX-512 kernels: exactly 256 hi + lo
+            np.testing.assert_array_equal(np.frombuffer(codes, "<i2"), 256 * hi.astype(np.int64) + lo)
+        else:
+            assert codes is None
         recon = dl * (256.0 * hi + lo)
         assert np.all(np.abs(recon - x) <= 1.5 * dl + 1e-30)
         amax = np.abs(x.reshape(-1, 32 if wtype == "Q8_0" else 256)).max(axis=1)

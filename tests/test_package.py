@@ -7,12 +7,15 @@ import gemma_accel
 def test_info_reports_build_and_cpu():
     info = gemma_accel.info()
     assert info["version"] == gemma_accel.__version__
-    assert info["kernel_set"] in ("avx2", "portable")
+    assert info["kernel_set"] in ("avx512", "avx2", "portable")
+    assert info["kernel_set"] in info["kernel_sets"] and info["kernel_sets"][0] == "portable"
     assert isinstance(info["openblas"], bool)
     assert info["threads"] >= 1
     flags = open("/proc/cpuinfo").read()
     if " avx2 " in flags and " fma " in flags and " f16c " in flags:
-        assert "avx2" in info["cpu_features"]
+        assert "avx2" in info["cpu_features"] and "avx2" in info["kernel_sets"]
+    if all(f" {f} " in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512_vnni")):
+        assert info["kernel_set"] == "avx512"
 
 
 def test_sanitized_run_uses_the_sanitized_build():

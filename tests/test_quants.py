@@ -68,7 +68,7 @@ GGUF_QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "BF16"]
 GGML_QUANT_TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "F16", "BF16"]
 
 ORIGINAL_KERNEL_SET = gemma_accel.info()["kernel_set"]
-KERNEL_SETS = ["portable", "avx2"] if ORIGINAL_KERNEL_SET == "avx2" else ["portable"]
+KERNEL_SETS = [k for k in ("portable", "avx2") if k in gemma_accel.info()["kernel_sets"]]
 
 
 # ---- helpers ------------------------------------------------------------------------
