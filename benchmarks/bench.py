@@ -442,9 +442,10 @@ def q4_0_bullet(results):
         f"{med(ga, 'prefill512_tps') / med(ll, 'prefill512_tps'):.2f}x): llama.cpp repacks Q4_0 at load "
         f"into interleaved rows (REPACK in its CPU features) and runs int8 x Q4_0 GEMM/GEMV with AVX-512 "
         f"VNNI; it is its fastest format here (prefill {med(ll, 'prefill512_tps'):.0f} tok/s against "
-        f"{med(results['Q4_K_M (default)']['llama.cpp'], 'prefill512_tps'):.0f} on Q4_K_M).  Our prefill "
-        f"is the same f32 sgemm for every format, so Q4_0 gains nothing there; our decode reads Q4_0 with "
-        f"the act16 kernels (sign trick, two int8 products) at ~9 GB/s per thread, compute-bound."]
+        f"{med(results['Q4_K_M (default)']['llama.cpp'], 'prefill512_tps'):.0f} on Q4_K_M).  With the avx512 "
+        f"kernel set our prefill multiplies Q4_0 as 16-bit codes in the int16 GEMM (csrc/ga_gemm_q16.h) and "
+        f"decode uses the 16-bit-code dot products; without AVX-512 VNNI both fall back to f32 sgemm and the "
+        f"AVX2 dual int8 kernels, and llama.cpp keeps the lead on this file."]
 
 
 def analysis(profile, results, wbytes, bw, threads):
@@ -472,23 +473,27 @@ def analysis(profile, results, wbytes, bw, threads):
     return "\n".join([
         "### What limits each figure\n",
         f"- **Decode** ({dec:.2f}x llama.cpp in the exact default mode, {dec8:.2f}x with act_bits=8): the exact "
-        f"mode quantizes every activation block to 16-bit codes, split as 256 x hi + lo into two int8 arrays "
-        f"(csrc/ga_act16.h); the fused kernels unpack each weight block once, run the two int8 products and "
-        f"combine them in int32 before one float multiply.  Per token that costs {tot16:.2f} ms against "
-        f"{tot8:.2f} ms for act_bits=8: the output head (the tied 262144 x 640 Q8_0 embedding, ~{head_mb:.0f} MB "
-        f"of Q8_0 in this file) takes {head16:.2f} ms vs {head8:.2f} ms, the layer matrices {lay16:.2f} ms vs "
-        f"{lay8:.2f} ms.  The head streams near the memory limit; the layer matrices are compute-bound on AVX2 "
-        f"(one thread, act16: Q5_0 ~9 GB/s, Q4_K ~11 GB/s, Q8_0 ~21 GB/s of weights; unpacking Q5_0's fifth bits "
-        f"is most of it).  Tried and dropped, measured with benchmarks' kernels on one thread: AVX512-VNNI "
-        f"vpdpbusd for the legacy formats (262144 x 640 Q8_0: 9.7 ms vs 9.3 ms with AVX2, no gain on this CPU) "
-        f"and scales handled 8 blocks at a time (at most 5%).",
-        f"- **Prefill** ({pre:.2f}x at 512 tokens): prefill multiplies f32 activations with weight tiles "
-        f"dequantized once per 256-token chunk (OpenBLAS sgemm on 1 MiB tiles; exact up to f32 rounding, so it "
-        f"is also the most faithful path).  The layer matmuls run at ~{gmacs:.0f} GMAC/s on {threads} threads "
-        f"({pf_mm:.2f} of {pf_tot:.2f} ms per token; attention {pf_att:.2f} ms); one thread's sgemm on our tiles "
-        f"measured 94 GFLOP/s against 99 for a single large NumPy sgemm, so the f32 path is near what OpenBLAS "
-        f"gives.  llama.cpp multiplies int8 activations with AVX-512 VNNI (see its CPU features above).  "
-        f"Going further in the exact mode needs an integer (int8 x 16-bit) GEMM micro-kernel.",
+        f"mode quantizes every activation block to 16-bit codes (csrc/ga_act16.h).  With the avx512 kernel set "
+        f"(AVX-512 VL/BW/VNNI, 256-bit vectors) the Q4_0/Q5_0/Q8_0 weights widen their codes to int16 once and "
+        f"multiply them with those codes in one vpmaddwd and one vpdpwssd per block (csrc/ga_vecdot_avx512.c); "
+        f"the K formats keep the AVX2 dual kernels (two int8 products, hi and lo, combined in int32).  Per token "
+        f"that costs {tot16:.2f} ms against {tot8:.2f} ms for act_bits=8: the output head (the tied 262144 x 640 "
+        f"Q8_0 embedding, ~{head_mb:.0f} MB of Q8_0 in this file) takes {head16:.2f} ms vs {head8:.2f} ms, the "
+        f"layer matrices {lay16:.2f} ms vs {lay8:.2f} ms.  The head streams near the memory limit; the layer "
+        f"matrices are compute-bound (one thread, act16, in cache: Q5_0 ~13-15 GB/s of weights against ~9 with "
+        f"the AVX2 kernels, Q8_0 ~25 vs ~19, Q4_K ~10, Q6_K ~13).  Per Q5_0 block the fixed costs dominate now: "
+        f"without the per-block scale the kernel measured 19 GB/s, without the fifth-bit masks 20, without both "
+        f"30.  Tried and dropped (one thread, 1024 x 640 Q5_0 in L2): 512-bit vectors (12.4 GB/s vs 15.6: this "
+        f"CPU splits them in two), scales of 8 blocks at once by gather or stack (11.8-12.6), unsigned codes "
+        f"with a per-block correction (13.9), software prefetch of the next rows (within run-to-run noise).",
+        f"- **Prefill** ({pre:.2f}x at 512 tokens): chunks of 4 tokens or more multiply Q4_0/Q5_0/Q8_0 weights "
+        f"in the int16 GEMM of the avx512 set (csrc/ga_gemm_q16.h: the same 16-bit codes as decode, one token "
+        f"per int32 lane, weight code pairs broadcast into vpdpwssd; ~75 GMAC/s per thread against ~46 for "
+        f"sgemm on dequantized tiles) and K-format weights in f32 (OpenBLAS sgemm on 1 MiB tiles dequantized "
+        f"once per chunk).  The layer matmuls run at ~{gmacs:.0f} GMAC/s on {threads} threads "
+        f"({pf_mm:.2f} of {pf_tot:.2f} ms per token; attention {pf_att:.2f} ms).  llama.cpp multiplies int8 "
+        f"activations with AVX-512 VNNI (see its CPU features above); an int8 x 16-bit kernel for the K "
+        f"formats is what is left on our side.",
         *q4_0_bullet(results),
         f"- **Bandwidth fraction**: the limit divides the measured streaming read bandwidth ({bw:.1f} GB/s, "
         f"median of the probes taken before, between and after the files) by the weight bytes of one token; on this shared VM the probe "

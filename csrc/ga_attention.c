@@ -5,6 +5,8 @@
 
 #ifdef GA_HAVE_OPENBLAS
 #include <cblas.h>
+
+#include "ga_gemm.h"
 #endif
 
 #include "ga_attention.h"
@@ -82,6 +84,7 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
     memset(O, 0, (size_t)(nq * d) * sizeof(float));
     for (int64_t i = 0; i < nq; i++) { mx[i] = -INFINITY; sum[i] = 0.0f; }
     const int64_t last = a->last0 + nq - 1;
+    ga_blas_single_thread();
     int64_t first = a->window > 0 ? a->last0 - a->window + 1 : 0;
     if (first < 0) first = 0;
     for (int64_t p0 = first; p0 <= last;) {

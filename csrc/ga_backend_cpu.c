@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ga_gemm.h"
+#include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_ops.h"
@@ -117,12 +118,48 @@ static void decode_rows_task(void *p, int ith, int nth) {
     }
 }
 
+/* prefill on 16-bit codes (ga_gemm_q16.h): each thread packs a share of the tokens... */
+static void q16_pack_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    int64_t b, e;
+    ga_split(t->T, ith, nth, &b, &e);
+    const int64_t cols = t->w[0]->cols;
+    /* the last share also zeroes the padding tokens */
+    if (b < e || ith == nth - 1)
+        ga_gemm_q16_pack(t->x, cols, cols, t->T, (int)b, (int)e, t->m->q16_x2, t->m->q16_dx,
+                         t->m->q16_scratch + (size_t)ith * t->m->q16_scratch_stride);
+}
+
+/* ...then runs its rows of every weight against all of them */
+static void q16_rows_task(void *p, int ith, int nth) {
+    matmul_task *t = p;
+    ga_model *m = t->m;
+    for (int i = 0; i < t->nw; i++) {
+        int64_t r0, r1;
+        if (!share_of_rows(t, ith, nth, i, &r0, &r1)) continue;
+        ga_gemm_q16_rows(t->w[i]->type, t->w[i]->data, t->w[i]->cols, m->q16_x2, m->q16_dx, t->T, t->y[i],
+                         t->y_stride[i], r0, r1, m->q16_scratch + (size_t)ith * m->q16_scratch_stride, NULL);
+    }
+}
+
+static int q16_applies(const ga_model *m, int T, int nw, const ga_weight *const *w) {
+    if (!m->q16_x2 || T < GA_GEMM_Q16_MIN_T || T < m->gemm_min_t || m->gemm_min_t == 0) return 0;
+    for (int i = 0; i < nw; i++)
+        if (!ga_gemm_q16_supports(w[i]->type)) return 0;
+    return 1;
+}
+
 static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weight *const *w, float *const *y) {
     matmul_task t = {.m = m, .x = x, .T = T, .nw = nw};
     for (int i = 0; i < nw; i++) {
         t.w[i] = w[i];
         t.y[i] = y[i];
         t.y_stride[i] = w[i]->rows;
+    }
+    if (q16_applies(m, T, nw, w)) {
+        ga_pool_run(m->pool, q16_pack_task, &t);
+        ga_pool_run(m->pool, q16_rows_task, &t);
+        return;
     }
     if (m->gemm_scratch && T >= m->gemm_min_t) {
         ga_pool_run(m->pool, gemm_task, &t);

@@ -33,6 +33,12 @@ int64_t ga_gemm_scratch_floats(int64_t max_n) {
     return 8 * max_n > GA_GEMM_TILE_FLOATS ? 8 * max_n : GA_GEMM_TILE_FLOATS;
 }
 
+void ga_blas_single_thread(void) {
+#ifdef GA_HAVE_OPENBLAS
+    pthread_once(&blas_once, blas_single_thread);
+#endif
+}
+
 int ga_gemm_uses_blas(void) {
 #ifdef GA_HAVE_OPENBLAS
     return ga_kernels_avx2();
@@ -66,7 +72,7 @@ ga_status ga_gemm_f32_rows(int wtype, const void *w, int64_t n, const float *x, 
     const int64_t tile = ga_gemm_tile_rows(n);
     const int blas = ga_gemm_uses_blas();
 #ifdef GA_HAVE_OPENBLAS
-    if (blas) pthread_once(&blas_once, blas_single_thread);
+    if (blas) ga_blas_single_thread();
 #endif
     for (int64_t rb = r0; rb < r1; rb += tile) {
         const int64_t rows = r1 - rb < tile ? r1 - rb : tile;

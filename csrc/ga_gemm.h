@@ -13,6 +13,9 @@
 int64_t ga_gemm_scratch_floats(int64_t n);
 /* Rows of a dequantized tile for rows of n elements (the tile stays in L2). */
 int64_t ga_gemm_tile_rows(int64_t n);
+/* OpenBLAS's own threads off (once per process): our pool's threads each call sgemm, and
+ * OpenBLAS threads spinning beside them would take the cores.  Every sgemm caller runs it. */
+void ga_blas_single_thread(void);
 /* 1 when the f32 path runs on OpenBLAS (linked and the AVX2 kernel set active). */
 int ga_gemm_uses_blas(void);
 

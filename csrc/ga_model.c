@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "ga_cpu.h"
 #include "ga_gemm.h"
+#include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
 #include "ga_quants.h"
@@ -184,6 +186,23 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         m->gemm_scratch_stride = (ga_gemm_scratch_floats(m->max_cols) + 15) & ~(int64_t)15;
         ok &= (m->gemm_scratch = alloc_floats(m, (int64_t)n_threads * m->gemm_scratch_stride)) != NULL;
     }
+    /* the int16 GEMM's buffers, wherever the CPU could run it (the kernel set may change later) */
+    int64_t q16_cols = 0;
+    for (int i = 0; i < n_all; i++)
+        if ((all[i]->type == GA_TYPE_Q4_0 || all[i]->type == GA_TYPE_Q5_0 || all[i]->type == GA_TYPE_Q8_0) &&
+            all[i]->cols > q16_cols)
+            q16_cols = all[i]->cols;
+    if (ok && q16_cols && ga_kernel_set_runnable(GA_KSET_AVX512) && !(gm && strcmp(gm, "f32") == 0) &&
+        n_batch >= GA_GEMM_Q16_MIN_T) {
+        const size_t x2 = (ga_gemm_q16_x2_bytes(q16_cols, B) + 63) & ~(size_t)63;
+        const size_t dx = (ga_gemm_q16_dx_bytes(q16_cols, B) + 63) & ~(size_t)63;
+        m->q16_scratch_stride = (ga_gemm_q16_scratch_bytes(q16_cols) + 63) & ~(size_t)63;
+        m->q16_x2 = aligned_alloc(64, x2);
+        m->q16_dx = aligned_alloc(64, dx);
+        m->q16_scratch = aligned_alloc(64, (size_t)n_threads * m->q16_scratch_stride);
+        m->reserved += x2 + dx + (size_t)n_threads * m->q16_scratch_stride;
+        ok &= m->q16_x2 && m->q16_dx && m->q16_scratch;
+    }
     m->reserved += ga_attn_scratch_bytes(&m->attn);
     if (!ok) {
         ga_model_free(m);
@@ -201,6 +220,7 @@ void ga_model_free(ga_model *m) {
     free(m->att); free(m->o); free(m->g); free(m->u);
     for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
     free(m->gemm_scratch);
+    free(m->q16_x2); free(m->q16_dx); free(m->q16_scratch);
     free(m->rope_cos);
     free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);

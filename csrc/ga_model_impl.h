@@ -44,6 +44,12 @@ struct ga_model {
     int attn_blocked;             /* prefill attention on sgemm blocks (GA_ATTN=one: per query) */
     int fused_dot2;               /* act_bits=16: dual kernels (GA_FUSED=0: two single dots) */
     int gemm_min_t;               /* chunks of at least this many tokens take the f32 gemm path */
+    /* int16 GEMM (ga_gemm_q16.h) for chunks of legacy-format weights in the avx512 set:
+     * packed activations of one chunk, per-thread scratch; NULL where the CPU lacks it */
+    int32_t *q16_x2;
+    float *q16_dx;
+    uint8_t *q16_scratch;
+    size_t q16_scratch_stride;
     uint64_t reserved;
     int profile;                  /* GA_PROFILE set at creation: time every op */
     double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */

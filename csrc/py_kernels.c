@@ -6,6 +6,7 @@
  */
 #include "py_common.h"
 #include "ga_gemm.h"
+#include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_ops.h"
 #include "ga_types.h"
@@ -308,7 +309,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     const int wtype = parse_wtype(tobj);
     if (wtype < 0) return NULL;
     const ga_type_info *t = ga_type_get(wtype);
-    int m_act16 = 0, fused = 1, f32 = 0;
+    int m_act16 = 0, fused = 1, f32 = 0, q16 = 0;
     if (strcmp(mode, "act8") == 0) {
     } else if (strcmp(mode, "act16") == 0) {
         m_act16 = 1;
@@ -316,8 +317,12 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         m_act16 = 1; fused = 0;
     } else if (strcmp(mode, "f32") == 0) {
         f32 = 1;
+    } else if (strcmp(mode, "q16") == 0) {
+        q16 = 1;
+        if (!ga_gemm_q16_supports(wtype))
+            return PyErr_Format(ga_py_Error, "the int16 GEMM does not run %s in the current kernel set", t->name);
     } else {
-        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_unfused or f32, not %s", mode);
+        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_unfused, f32 or q16, not %s", mode);
     }
     if (rows < 1 || n <= 0 || n % t->block_size)
         return PyErr_Format(PyExc_ValueError, "bad shape (%zd, %zd) for %s", rows, n, t->name);
@@ -343,9 +348,17 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     const size_t scratch_n = (size_t)(f32 ? ga_gemm_scratch_floats(n) : n);
     void *act = malloc(asize), *res = malloc(rsize);
     float *scratch = malloc(scratch_n * sizeof(float));
+    int32_t *x2 = NULL;
+    float *dx = NULL;
+    void *qscratch = NULL;
+    if (q16) {
+        x2 = aligned_alloc(64, (ga_gemm_q16_x2_bytes(n, T) + 63) & ~(size_t)63);
+        dx = aligned_alloc(64, (ga_gemm_q16_dx_bytes(n, T) + 63) & ~(size_t)63);
+        qscratch = aligned_alloc(64, ga_gemm_q16_scratch_bytes(n));
+    }
     ga_error err = {{0}};
     ga_status st = GA_OK;
-    if (!act || !res || !scratch) {
+    if (!act || !res || !scratch || (q16 && (!x2 || !dx || !qscratch))) {
         st = ga_fail(&err, GA_ERR_NOMEM, "out of memory");
     } else {
         const float *xd = PyArray_DATA(x);
@@ -353,6 +366,9 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         Py_BEGIN_ALLOW_THREADS
         if (f32) {
             st = ga_gemm_f32_rows(wtype, view.buf, n, xd, T, n, yd, rows, 0, rows, scratch, &err);
+        } else if (q16) {
+            ga_gemm_q16_pack(xd, n, n, T, 0, T, x2, dx, qscratch);
+            st = ga_gemm_q16_rows(wtype, view.buf, n, x2, dx, T, yd, rows, 0, rows, qscratch, &err);
         } else {
             for (int i = 0; i < T && st == GA_OK; i++) {
                 st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, &err);
@@ -363,7 +379,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    free(act); free(res); free(scratch);
+    free(act); free(res); free(scratch); free(x2); free(dx); free(qscratch);
     PyBuffer_Release(&view);
     if (st != GA_OK) { Py_DECREF(out); return ga_py_raise(st, &err, "gemm"); }
     return (PyObject *)out;
@@ -377,7 +393,7 @@ static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
 static PyMethodDef kernels_methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
-     "paths: 'act8', 'act16', 'act16_unfused', 'f32'."},
+     "paths: 'act8', 'act16', 'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
     {"gemm_uses_blas", py_gemm_uses_blas, METH_NOARGS,
      "gemm_uses_blas()\n--\n\nWhether the f32 gemm path runs on OpenBLAS in the current kernel set."},
     {"matvec", (PyCFunction)(void (*)(void))py_matvec, METH_VARARGS | METH_KEYWORDS,

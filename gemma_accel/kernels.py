@@ -1,7 +1,7 @@
 """Compute kernels on NumPy arrays: block-format matrix-vector product and the small ops
 of the Gemma forward pass (rmsnorm, rope, gelu_tanh, softmax).
 
-Every function runs in C (AVX2 when the CPU has it, else portable; see
+Every function runs in C (AVX2 or AVX-512 kernels when the CPU has them, else portable; see
 ``gemma_accel._core.set_kernel_set``) with the GIL released, and returns a new array.
 
     >>> import numpy as np

@@ -10,6 +10,7 @@ for the block types of the Gemma files, odd shapes and T = 1, 3, 17, 64.
 import numpy as np
 import pytest
 
+import gemma_accel
 from gemma_accel import _core
 
 from test_kernels import KERNEL_SETS, random_weight, run_in
@@ -71,6 +72,35 @@ def test_gemm_paths(name, rows, n, T):
                                            atol=1e-6 * float(np.abs(ref).max() + 1))
 
 
+Q16_TYPES = ["Q4_0", "Q5_0", "Q8_0"]
+
+
+@pytest.mark.skipif("avx512" not in KERNEL_SETS, reason="the int16 GEMM needs AVX-512 VL/BW/VNNI")
+@pytest.mark.parametrize("name,rows,n,T", [c for c in cases() if c[0] in Q16_TYPES] +
+                         [(t, 13, 2048, 45) for t in Q16_TYPES])
+def test_gemm_q16_matches_act16(name, rows, n, T):
+    """The prefill int16 GEMM (csrc/ga_gemm_q16.h) computes the act16 integer sums of every token:
+    equal to the per-token act16 path up to float order, row and token tails included."""
+    rng = np.random.default_rng(hash(("q16", name, rows, n, T)) % 2**32)
+    wb, w = random_weight(name, rows, n, rng)
+    x = rng.standard_normal((T, n)).astype(np.float32)
+    x[:, ::97] *= 30.0
+    ref = x.astype(np.float64) @ w.T
+    wbytes = np.ascontiguousarray(wb)
+    y = run_in("avx512", _core.gemm, wbytes, name, rows, n, x, "q16")
+    y_tok = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act16_unfused")
+    assert y.shape == (T, rows)
+    assert rel_err(y, y_tok.astype(np.float64), w, x) <= FUSED_REL_ERR
+    assert rel_err(y, ref, w, x) <= ACT16_REL_ERR
+
+
+def test_gemm_q16_refuses_other_types():
+    rng = np.random.default_rng(0)
+    wb, _ = random_weight("Q4_K", 4, 256, rng)
+    with pytest.raises(gemma_accel.Error):
+        _core.gemm(np.ascontiguousarray(wb), "Q4_K", 4, 256, np.zeros((2, 256), np.float32), "q16")
+
+
 def test_gemm_rejects_bad_input():
     rng = np.random.default_rng(0)
     wb, _ = random_weight("Q8_0", 4, 64, rng)
@@ -107,9 +137,12 @@ ATTN_BLOCKED_MAX_DIFF = 1e-3  # logits, blocked (sgemm) vs per-query attention: 
 
 def test_blocked_attention_matches_per_query(gemma_path, monkeypatch):
     """The prefill attention on sgemm blocks (ga_attention_block) against its reference,
-    the per-query online softmax (GA_ATTN=one), across the 512-token sliding window."""
+    the per-query online softmax (GA_ATTN=one), across the 512-token sliding window.  The
+    matmuls take the f32 path (GA_GEMM=f32), continuous in its input: the int16 prefill GEMM
+    rounds activations to codes, which would add its own rounding flips to the comparison."""
     import gemma_accel
     ids = [2] + list(range(1000, 1700))
+    monkeypatch.setenv("GA_GEMM", "f32")
     out = {}
     for mode in ("one", "blocked"):
         if mode == "one":
