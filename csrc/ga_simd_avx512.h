@@ -7,18 +7,10 @@
 #include <string.h>
 
 #include "ga_blocks.h"
+#include "ga_simd_avx2.h" /* f16_at, hsum_f32x8: inlined into the wider target too */
 #include "ga_vecdot.h"
 
 #define GA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-
-GA_AVX512 static inline float f16_at(const uint8_t *p) { return _cvtsh_ss(ga_load_u16(p)); }
-
-GA_AVX512 static inline float hsum_f32x8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* Each UNPACK16 sets w0 (elements 0..15) and w1 (16..31) to the signed codes of the
  * block at byte pointer b, as int16. */
