@@ -12,7 +12,7 @@
 int ga_gemm_q16_supports(int wtype) {
 #if defined(__x86_64__) || defined(__i386__)
     if (!ga_kernels_avx512()) return 0;
-    return wtype == GA_TYPE_Q4_0 || wtype == GA_TYPE_Q5_0 || wtype == GA_TYPE_Q8_0;
+    return ga_gemm_q16_type(wtype);
 #else
     (void)wtype;
     return 0;

@@ -19,11 +19,14 @@
 #include <stdint.h>
 
 #include "ga_common.h"
+#include "ga_types.h"
 
 #define GA_GEMM_Q16_NR 6  /* weight rows per micro-kernel tile */
 #define GA_GEMM_Q16_NT 16 /* tokens per micro-kernel tile */
 #define GA_GEMM_Q16_MIN_T 4 /* fewer tokens: padding to 16 costs more than it saves */
 
+/* 1 for the block types the int16 GEMM multiplies (in any kernel set). */
+static inline int ga_gemm_q16_type(int wtype) { return wtype == GA_TYPE_Q4_0 || wtype == GA_TYPE_Q5_0 || wtype == GA_TYPE_Q8_0; }
 /* 1 when the current kernel set has the int16 GEMM for wtype. */
 int ga_gemm_q16_supports(int wtype);
 static inline int ga_gemm_q16_padded(int T) { return (T + GA_GEMM_Q16_NT - 1) / GA_GEMM_Q16_NT * GA_GEMM_Q16_NT; }

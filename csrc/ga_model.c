@@ -189,8 +189,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
     /* the int16 GEMM's buffers, wherever the CPU could run it (the kernel set may change later) */
     int64_t q16_cols = 0;
     for (int i = 0; i < n_all; i++)
-        if ((all[i]->type == GA_TYPE_Q4_0 || all[i]->type == GA_TYPE_Q5_0 || all[i]->type == GA_TYPE_Q8_0) &&
-            all[i]->cols > q16_cols)
+        if (ga_gemm_q16_type(all[i]->type) && all[i]->cols > q16_cols)
             q16_cols = all[i]->cols;
     if (ok && q16_cols && ga_kernel_set_runnable(GA_KSET_AVX512) && !(gm && strcmp(gm, "f32") == 0) &&
         n_batch >= GA_GEMM_Q16_MIN_T) {
