@@ -17,12 +17,16 @@ static size_t blk_floats(int64_t head_dim) {
     return (size_t)GA_ATTN_QBLOCK * (size_t)(GA_ATTN_CHUNK + head_dim + 2);
 }
 
-ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t head_dim) {
+static size_t part_floats(int64_t n_head, int64_t head_dim) { return (size_t)(n_head * (head_dim + 2)); }
+
+ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim) {
     s->n_threads = n_threads;
+    s->n_head = n_head;
     s->head_dim = head_dim;
     s->buf = calloc((size_t)n_threads * (size_t)(GA_ATTN_CHUNK + head_dim), sizeof(float));
     s->blk = calloc((size_t)n_threads * blk_floats(head_dim), sizeof(float));
-    if (!s->buf || !s->blk) {
+    s->part = calloc((size_t)n_threads * part_floats(n_head, head_dim), sizeof(float));
+    if (!s->buf || !s->blk || !s->part) {
         ga_attn_scratch_free(s);
         return GA_ERR_NOMEM;
     }
@@ -32,11 +36,13 @@ ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t head_d
 void ga_attn_scratch_free(ga_attn_scratch *s) {
     free(s->buf);
     free(s->blk);
-    s->buf = s->blk = NULL;
+    free(s->part);
+    s->buf = s->blk = s->part = NULL;
 }
 
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s) {
-    return (uint64_t)s->n_threads * ((uint64_t)(GA_ATTN_CHUNK + s->head_dim) + blk_floats(s->head_dim)) *
+    return (uint64_t)s->n_threads *
+           ((uint64_t)(GA_ATTN_CHUNK + s->head_dim) + blk_floats(s->head_dim) + part_floats(s->n_head, s->head_dim)) *
            sizeof(float);
 }
 
@@ -135,4 +141,84 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
     (void)a; (void)s; (void)ith;
     return 0;
 #endif
+}
+
+ga_attn_partial ga_attn_partial_at(const ga_attn_scratch *s, int ith, int64_t hk, int G) {
+    float *base = s->part + (size_t)ith * part_floats(s->n_head, s->head_dim) + (size_t)(hk * G * (s->head_dim + 2));
+    return (ga_attn_partial){.mx = base, .sum = base + G, .o = base + 2 * G};
+}
+
+int ga_attention_group_available(int G) {
+#ifdef GA_HAVE_OPENBLAS
+    return ga_kernels_avx2() && G >= 1 && G <= GA_ATTN_QBLOCK;
+#else
+    (void)G;
+    return 0;
+#endif
+}
+
+void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, ga_attn_scratch *s, int ith) {
+#ifdef GA_HAVE_OPENBLAS
+    const int64_t d = a->head_dim, G = a->G;
+    float *S = s->blk + (size_t)ith * blk_floats(d); /* G x CHUNK */
+    memset(p->o, 0, (size_t)(G * d) * sizeof(float));
+    for (int64_t g = 0; g < G; g++) { p->mx[g] = -INFINITY; p->sum[g] = 0.0f; }
+    ga_blas_single_thread();
+    for (int64_t p0 = a->first; p0 <= a->last;) {
+        /* a chunk of keys that does not wrap around the ring */
+        const int64_t slot = p0 % a->ring;
+        int64_t n = a->last + 1 - p0;
+        if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
+        if (n > a->ring - slot) n = a->ring - slot;
+        const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G, (int)n, (int)d, a->scale, a->q, (int)d, K,
+                    (int)a->stride, 0.0f, S, (int)n);
+        for (int64_t g = 0; g < G; g++) {
+            float *row = S + g * n;
+            float cmax = -INFINITY;
+            for (int64_t j = 0; j < n; j++) {
+                if (a->softcap > 0.0f) row[j] = a->softcap * tanhf(row[j] / a->softcap);
+                if (row[j] > cmax) cmax = row[j];
+            }
+            const float new_max = cmax > p->mx[g] ? cmax : p->mx[g];
+            const float corr = expf(p->mx[g] - new_max); /* 0 on the first chunk */
+            for (int64_t j = 0; j < n; j++) row[j] -= new_max;
+            ga_exp_f32(row, row, n);
+            float rs = 0.0f;
+            for (int64_t j = 0; j < n; j++) rs += row[j];
+            p->sum[g] = p->sum[g] * corr + rs;
+            if (corr != 1.0f)
+                for (int64_t c = 0; c < d; c++) p->o[g * d + c] *= corr;
+            p->mx[g] = new_max;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)d, (int)n, 1.0f, S, (int)n, V,
+                    (int)a->stride, 1.0f, p->o, (int)d);
+        p0 += n;
+    }
+#else
+    (void)a; (void)p; (void)s; (void)ith;
+#endif
+}
+
+void ga_attention_merge(const ga_attn_scratch *s, int n, int64_t hk, int G, float *out) {
+    const int64_t head_dim = s->head_dim;
+    for (int g = 0; g < G; g++) {
+        float mx = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            const float v = ga_attn_partial_at(s, i, hk, G).mx[g];
+            mx = v > mx ? v : mx;
+        }
+        float *o = out + g * head_dim;
+        memset(o, 0, (size_t)head_dim * sizeof(float));
+        float sum = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const ga_attn_partial p = ga_attn_partial_at(s, i, hk, G);
+            if (p.mx[g] == -INFINITY) continue; /* a part without keys */
+            const float w = expf(p.mx[g] - mx);
+            sum += w * p.sum[g];
+            for (int64_t c = 0; c < head_dim; c++) o[c] += w * p.o[g * head_dim + c];
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t c = 0; c < head_dim; c++) o[c] *= inv;
+    }
 }

@@ -5,7 +5,9 @@
  * per-thread buffer, the running max and denominator are rescaled, and the
  * chunk's values are accumulated.  The scratch is allocated once (per thread)
  * when the model is created, so working memory does not grow with the
- * context; prefill and decode share this kernel.
+ * context.  ga_attention_one is the reference every path is tested against;
+ * prefill runs blocks of queries (ga_attention_block) and decode the heads of
+ * one kv group together (ga_attention_group), both on sgemm where available.
  */
 #ifndef GA_ATTENTION_H
 #define GA_ATTENTION_H
@@ -20,9 +22,10 @@
 
 typedef struct {
     int n_threads;
-    int64_t head_dim;
-    float *buf; /* per thread: GA_ATTN_CHUNK scores + head_dim accumulator */
-    float *blk; /* per thread, blocked path: QBLOCK x CHUNK scores, QBLOCK x head_dim out, 2 x QBLOCK */
+    int64_t n_head, head_dim;
+    float *buf;  /* per thread: GA_ATTN_CHUNK scores + head_dim accumulator */
+    float *blk;  /* per thread, blocked path: QBLOCK x CHUNK scores, QBLOCK x head_dim out, 2 x QBLOCK */
+    float *part; /* per thread, grouped decode: n_head partial states (ga_attn_partial) */
 } ga_attn_scratch;
 
 typedef struct {
@@ -36,7 +39,7 @@ typedef struct {
     float scale, softcap; /* softcap 0 = none */
 } ga_attn_args;
 
-ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t head_dim);
+ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim);
 void ga_attn_scratch_free(ga_attn_scratch *s);
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s);
 
@@ -60,5 +63,33 @@ typedef struct {
     float scale, softcap;
 } ga_attn_block_args;
 int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith);
+
+/* Decode with grouped-query attention: the G query heads that share one kv head, all at
+ * one position, read each key and value row once (ga_attention_one reads them once per
+ * head).  Over keys first..last it leaves the online softmax's partial state: running
+ * max mx[g], denominator sum[g] and the unnormalized value sum o[g * head_dim ...], so a
+ * long context can be split over threads and the parts merged (ga_attention_merge).
+ * Scores and value sums are sgemm products.  Unavailable without BLAS, in the portable
+ * kernel set, or for G > GA_ATTN_QBLOCK: then call ga_attention_one per head. */
+typedef struct {
+    const float *q; /* G rows of head_dim, consecutive */
+    const float *k_cache, *v_cache;
+    int64_t stride, head_dim;
+    int64_t first, last, ring; /* first > last: no keys (an empty part) */
+    int G;
+    float scale, softcap;
+} ga_attn_group_args;
+
+typedef struct {
+    float *mx, *sum, *o; /* G, G, G x head_dim */
+} ga_attn_partial;
+
+int ga_attention_group_available(int G);
+/* The partial state of kv head hk's group in thread ith's scratch. */
+ga_attn_partial ga_attn_partial_at(const ga_attn_scratch *s, int ith, int64_t hk, int G);
+void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, ga_attn_scratch *s, int ith);
+/* out[g * head_dim ...] = the attention output of kv head hk's group from the partial
+ * states of threads 0..n_parts-1 */
+void ga_attention_merge(const ga_attn_scratch *s, int n_parts, int64_t hk, int G, float *out);
 
 #endif

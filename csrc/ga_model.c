@@ -164,7 +164,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
             ok &= m->act_res[f] != NULL;
         }
     }
-    if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->head_dim) != GA_OK) ok = 0;
+    if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->n_head, hp->head_dim) != GA_OK) ok = 0;
     /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
      * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
     const char *rp = getenv("GA_ROPE");

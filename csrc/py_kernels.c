@@ -5,10 +5,12 @@
  * conversions (type names, reshaping, dtype casts for the ops) live in kernels.py.
  */
 #include "py_common.h"
+#include "ga_attention.h"
 #include "ga_gemm.h"
 #include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_ops.h"
+#include "ga_threadpool.h"
 #include "ga_types.h"
 
 /* obj must be an aligned, C-contiguous float32 ndarray; writable if asked.  Borrowed. */
@@ -385,6 +387,63 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     return (PyObject *)out;
 }
 
+/* attention_decode(q[G][d], k[n][d], v[n][d], scale, softcap, parts) -> out[G][d]: G query
+ * heads at the last of n positions sharing one kv head.  parts = 0: the per-head reference
+ * (ga_attention_one); parts >= 1: the grouped kernel over that many key ranges, merged. */
+static PyObject *py_attention_decode(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *qo, *ko, *vo;
+    float scale, softcap;
+    int parts;
+    if (!PyArg_ParseTuple(args, "OOOffi:attention_decode", &qo, &ko, &vo, &scale, &softcap, &parts)) return NULL;
+    PyArrayObject *q = f32_array(qo, "q", 0), *k = q ? f32_array(ko, "k", 0) : NULL;
+    PyArrayObject *v = k ? f32_array(vo, "v", 0) : NULL;
+    if (!v) return NULL;
+    if (PyArray_NDIM(q) != 2 || PyArray_NDIM(k) != 2 || PyArray_NDIM(v) != 2 || PyArray_DIM(q, 0) < 1 ||
+        PyArray_DIM(k, 0) < 1 || PyArray_DIM(q, 1) < 1 || PyArray_DIM(k, 1) != PyArray_DIM(q, 1) ||
+        PyArray_DIM(v, 0) != PyArray_DIM(k, 0) || PyArray_DIM(v, 1) != PyArray_DIM(q, 1))
+        return PyErr_Format(PyExc_ValueError, "need q (G, d), k and v (n, d) with G, n, d >= 1");
+    const int64_t G = PyArray_DIM(q, 0), n = PyArray_DIM(k, 0), d = PyArray_DIM(q, 1);
+    if (parts < 0 || parts > 64 || parts > n)
+        return PyErr_Format(PyExc_ValueError, "parts must be in 0..min(64, n), got %d", parts);
+    if (parts > 0 && !ga_attention_group_available((int)G))
+        return PyErr_Format(ga_py_Error, "the grouped kernel does not run here (no OpenBLAS, the portable "
+                                         "kernel set, or G > %d)", GA_ATTN_QBLOCK);
+    npy_intp dims[2] = {(npy_intp)G, (npy_intp)d};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!out) return NULL;
+    ga_attn_scratch s;
+    if (ga_attn_scratch_init(&s, parts > 0 ? parts : 1, G, d) != GA_OK) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    const float *qd = PyArray_DATA(q), *kd = PyArray_DATA(k), *vd = PyArray_DATA(v);
+    float *od = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    if (parts == 0) {
+        for (int64_t g = 0; g < G; g++) {
+            ga_attn_args a = {.q = qd + g * d, .out = od + g * d, .k_cache = kd, .v_cache = vd, .stride = d,
+                              .head_dim = d, .first = 0, .last = n - 1, .ring = n, .scale = scale,
+                              .softcap = softcap};
+            ga_attention_one(&a, &s, 0);
+        }
+    } else {
+        for (int i = 0; i < parts; i++) {
+            int64_t b, e;
+            ga_split(n, i, parts, &b, &e);
+            ga_attn_group_args a = {.q = qd, .k_cache = kd, .v_cache = vd, .stride = d, .head_dim = d,
+                                    .first = b, .last = e - 1, .ring = n, .G = (int)G, .scale = scale,
+                                    .softcap = softcap};
+            ga_attn_partial p = ga_attn_partial_at(&s, i, 0, (int)G);
+            ga_attention_group(&a, &p, &s, i);
+        }
+        ga_attention_merge(&s, parts, 0, (int)G, od);
+    }
+    Py_END_ALLOW_THREADS
+    ga_attn_scratch_free(&s);
+    return (PyObject *)out;
+}
+
 static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
     (void)self; (void)noargs;
     return PyBool_FromLong(ga_gemm_uses_blas());
@@ -394,6 +453,10 @@ static PyMethodDef kernels_methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
      "paths: 'act8', 'act16', 'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
+    {"attention_decode", py_attention_decode, METH_VARARGS,
+     "attention_decode(q, k, v, scale, softcap, parts)\n--\n\nSoftmax attention of G query heads q (G, d) at "
+     "the last of n positions over keys k and values v (n, d) of their shared kv head.  parts=0: the per-head "
+     "reference kernel; parts>=1: the grouped decode kernel over that many key ranges, merged."},
     {"gemm_uses_blas", py_gemm_uses_blas, METH_NOARGS,
      "gemm_uses_blas()\n--\n\nWhether the f32 gemm path runs on OpenBLAS in the current kernel set."},
     {"matvec", (PyCFunction)(void (*)(void))py_matvec, METH_VARARGS | METH_KEYWORDS,
