@@ -75,10 +75,10 @@ static void bsums(ga_block_q8_K *y) {
     }
 }
 
-static void split_q8_K(const float *x, ga_block_q8_K *hi, ga_block_q8_K *lo, int64_t nb) {
+static void split_q8_K(const float *x, ga_block_q8_K *hi, ga_block_q8_K *lo, int16_t *q16, int64_t nb) {
     for (int64_t b = 0; b < nb; b++, x += GA_QK_K) {
         const float d = block_amax(x, GA_QK_K) / Q_MAX;
-        split_codes(x, GA_QK_K, d, hi[b].qs, lo[b].qs, NULL);
+        split_codes(x, GA_QK_K, d, hi[b].qs, lo[b].qs, q16 ? q16 + b * GA_QK_K : NULL);
         lo[b].d = d;
         hi[b].d = 256.0f * d;
         bsums(&hi[b]);
@@ -88,5 +88,5 @@ static void split_q8_K(const float *x, ga_block_q8_K *hi, ga_block_q8_K *lo, int
 
 void ga_act16_split(int act_type, const float *x, void *hi, void *lo, int16_t *q16, int64_t n) {
     if (act_type == GA_TYPE_Q8_0) split_q8_0(x, hi, lo, q16, n / GA_QK);
-    else if (act_type == GA_TYPE_Q8_K) split_q8_K(x, hi, lo, n / GA_QK_K);
+    else if (act_type == GA_TYPE_Q8_K) split_q8_K(x, hi, lo, q16, n / GA_QK_K);
 }

@@ -9,10 +9,10 @@
  * ga_vecdot_*.c) also rely on hi's scale being exactly 256 times lo's, so the
  * two integer sums combine before one float multiply.
  *
- * For the Q8_0 family the split can also write the codes themselves,
- * q16[j] = 256 hi[j] + lo[j] as int16 (after the -128 adjustment, so exactly
- * the codes hi and lo encode): the AVX-512 kernels (ga_vecdot_avx512.c)
- * multiply them as 16-bit integers, scaled by lo's d.
+ * The split can also write the codes themselves, q16[j] = 256 hi[j] + lo[j]
+ * as int16 (after the -128 adjustment, so exactly the codes hi and lo
+ * encode): the AVX-512 kernels (ga_vecdot_avx512.c) multiply them as 16-bit
+ * integers, scaled by lo's d.
  */
 #ifndef GA_ACT16_H
 #define GA_ACT16_H
@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* x: n floats (n a multiple of the family's block); hi, lo: n / block activation
- * blocks each; q16: n codes or NULL (Q8_0 family only).  act_type: GA_TYPE_Q8_0
+ * blocks each; q16: n codes or NULL.  act_type: GA_TYPE_Q8_0
  * or GA_TYPE_Q8_K. */
 void ga_act16_split(int act_type, const float *x, void *hi, void *lo, int16_t *q16, int64_t n);
 

@@ -35,11 +35,11 @@ static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 size_t ga_matvec_act_res_size(int wtype, int64_t n) {
     const size_t lo = ga_matvec_act_size(wtype, n);
-    if (ga_matvec_act_type(wtype) != GA_TYPE_Q8_0) return lo;
+    if (ga_matvec_act_type(wtype) == GA_TYPE_F32) return lo;
     return round64(lo) + (size_t)n * sizeof(int16_t);
 }
 
-/* the int16 codes inside an act_res buffer of the Q8_0 family */
+/* the int16 codes inside an act_res buffer of an integer family */
 static const int16_t *act_res_codes(int wtype, int64_t n, const void *act_res) {
     return (const int16_t *)((const uint8_t *)act_res + round64(ga_matvec_act_size(wtype, n)));
 }
@@ -116,6 +116,8 @@ static ga_vec_dot16_fn vec_dot16_for(int wtype) {
         case GA_TYPE_Q4_0: return ga_vec_dot16_q4_0_avx512;
         case GA_TYPE_Q5_0: return ga_vec_dot16_q5_0_avx512;
         case GA_TYPE_Q8_0: return ga_vec_dot16_q8_0_avx512;
+        case GA_TYPE_Q4_K: return ga_vec_dot16_q4_K_avx512;
+        case GA_TYPE_Q6_K: return ga_vec_dot16_q6_K_avx512;
         default: return NULL;
         }
     }
@@ -179,7 +181,7 @@ ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *ac
         return GA_OK;
     }
     /* 16-bit codes as 256 * hi + lo: two int8 arrays in the family's own format */
-    int16_t *q16 = at == GA_TYPE_Q8_0 ? (int16_t *)act_res_codes(wtype, n, act_res) : NULL;
+    int16_t *q16 = (int16_t *)act_res_codes(wtype, n, act_res);
     ga_act16_split(at, x, act, act_res, q16, n);
     return GA_OK;
 }
@@ -200,7 +202,7 @@ ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, 
     const uint8_t *row = (const uint8_t *)w + (size_t)r0 * row_bytes;
     if (dot16) {
         const int16_t *q16 = act_res_codes(wtype, n, act_res);
-        for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot16(n, row, act_res, q16);
+        for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot16(n, row, act, act_res, q16);
     } else if (dot2) {
         for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot2(n, row, act, act_res);
     } else {

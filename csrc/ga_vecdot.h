@@ -71,13 +71,16 @@ float ga_vec_dot2_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a, const 
 
 /* 16-bit-code dot products (AVX-512 VL/BW/VNNI, ga_vecdot_avx512.c): the same integer
  * sums as dot2, from the codes q16 = 256 hi + lo (ga_act16.h) multiplied as int16
- * (vpmaddwd), scaled per block by d_w * lo[b].d.  Per block the sum is at most
- * 32 * 128 * 32512 < 2^31.  lo: the lo blocks (for their scales). */
-typedef float (*ga_vec_dot16_fn)(int64_t n, const void *w, const void *lo, const int16_t *q16);
+ * (vpmaddwd), scaled per block by d_w * lo[b].d.  Per Q8_0-family block the sum is at
+ * most 32 * 128 * 32512 < 2^31; the K formats' bounds are at their kernels.  hi, lo: the
+ * activation blocks (lo for the scales, hi and lo for Q8_K's sums of 16). */
+typedef float (*ga_vec_dot16_fn)(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
 
-float ga_vec_dot16_q4_0_avx512(int64_t n, const void *w, const void *lo, const int16_t *q16);
-float ga_vec_dot16_q5_0_avx512(int64_t n, const void *w, const void *lo, const int16_t *q16);
-float ga_vec_dot16_q8_0_avx512(int64_t n, const void *w, const void *lo, const int16_t *q16);
+float ga_vec_dot16_q4_0_avx512(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
+float ga_vec_dot16_q5_0_avx512(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
+float ga_vec_dot16_q8_0_avx512(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
+float ga_vec_dot16_q4_K_avx512(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
+float ga_vec_dot16_q6_K_avx512(int64_t n, const void *w, const void *hi, const void *lo, const int16_t *q16);
 
 /* Q4_K/Q5_K: all 8 scales and mins of a super-block at once. */
 static inline void ga_unpack_k4_scales(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {

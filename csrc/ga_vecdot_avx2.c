@@ -208,21 +208,6 @@ GA_AVX2 static inline __m256i scale_pair(int8_t s0, int8_t s1) {
     return _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
 }
 
-/* unsigned 6-bit codes (q + 32) of the four 32-element groups in one half of a Q6_K block */
-GA_AVX2 static inline void q6k_codes(const uint8_t *ql, const uint8_t *qh, __m256i q[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
-    const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-    const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
-    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-}
-
 GA_AVX2 float ga_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *act) {
     const uint8_t *b = w;
     const ga_block_q8_K *y = act;

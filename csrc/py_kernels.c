@@ -163,7 +163,7 @@ static PyObject *py_matvec_quantize_act(PyObject *self, PyObject *args) {
         res = ga_py_raise(st, &err, "matvec_quantize_act");
     } else if (bits == 8) {
         res = PyBytes_FromStringAndSize(act, (Py_ssize_t)size);
-    } else if (res_size > size) { /* Q8_0 family: the int16 codes follow the lo blocks */
+    } else if (res_size > size) { /* integer families: the int16 codes follow the lo blocks */
         const char *codes = (const char *)lo + res_size - (size_t)n * sizeof(int16_t);
         res = Py_BuildValue("(y#y#y#)", (const char *)act, (Py_ssize_t)size, (const char *)lo, (Py_ssize_t)size,
                             codes, (Py_ssize_t)(n * (int64_t)sizeof(int16_t)));
@@ -464,8 +464,8 @@ static PyMethodDef kernels_methods[] = {
      "y = W x for W (rows, n) in block format type (name or id); x float32 (n,)."},
     {"matvec_quantize_act", py_matvec_quantize_act, METH_VARARGS,
      "matvec_quantize_act(type, x, bits=8)\n--\n\nThe activation block bytes matvec computes from float32 x for "
-     "type; bits=16: (hi, lo, codes) of act_bits=16 (csrc/ga_act16.h), codes the int16 codes of the Q8_0 "
-     "family's AVX-512 kernels (None for Q8_K)."},
+     "type; bits=16: (hi, lo, codes) of act_bits=16 (csrc/ga_act16.h), codes the int16 codes of the AVX-512 "
+     "kernels."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS,
      "rmsnorm(x, weight, eps)\n--\n\nRMS norm over the last axis of a float32 array; weight may be None."},
     {"rope", py_rope, METH_VARARGS,

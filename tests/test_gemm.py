@@ -7,6 +7,8 @@ for the block types of the Gemma files, odd shapes and T = 1, 3, 17, 64.
   tests/test_kernels.py: max |y - ref| / max_r sum_i |W_ri| |x_i|;
 * each token's row of a batch equals the single-token (T = 1) result: no cross-talk.
 """
+import zlib
+
 import numpy as np
 import pytest
 
@@ -21,10 +23,16 @@ TOKENS = [1, 3, 17, 64]
 
 # bounds (measured maxima in comments)
 ACT8_REL_ERR = 5e-2       # int8 activations, x with 30x outliers: 3.5e-2
-ACT16_REL_ERR = 2e-4      # int8 + int8 residual: 8e-5
+ACT16_REL_ERR = 2e-4      # int8 + int8 residual, 32-element blocks: 6.2e-5 over 300 seeds
+ACT16_K_REL_ERR = 5e-4    # the same, one scale per 256 elements (Q8_K): 2.4e-4 over 300 seeds
 F32_REL_ERR = 2e-6        # f32 products on dequantized tiles: ~3e-7
 FUSED_REL_ERR = 1e-6      # fused dual kernels vs two single dots (float order only): ~1e-7
 TWIN_REL_ERR = 1e-6       # AVX2 vs portable, same path
+
+
+def seed_of(*case):
+    """A seed per test case that is the same in every run (hash() of a str is not)."""
+    return zlib.crc32(repr(case).encode())
 
 
 def rel_err(y, ref, w, x):
@@ -43,7 +51,7 @@ def cases():
 
 @pytest.mark.parametrize("name,rows,n,T", list(cases()))
 def test_gemm_paths(name, rows, n, T):
-    rng = np.random.default_rng(hash((name, rows, n, T)) % 2**32)
+    rng = np.random.default_rng(seed_of(name, rows, n, T))
     wb, w = random_weight(name, rows, n, rng)
     x = rng.standard_normal((T, n)).astype(np.float32)
     x[:, ::97] *= 30.0  # Gemma-like outliers
@@ -56,8 +64,9 @@ def test_gemm_paths(name, rows, n, T):
             assert y.shape == (T, rows)
             out[k, mode] = y
         assert rel_err(out[k, "act8"], ref, w, x) <= ACT8_REL_ERR
-        assert rel_err(out[k, "act16"], ref, w, x) <= ACT16_REL_ERR
-        assert rel_err(out[k, "act16_unfused"], ref, w, x) <= ACT16_REL_ERR
+        act16_bound = ACT16_K_REL_ERR if name.endswith("_K") else ACT16_REL_ERR
+        assert rel_err(out[k, "act16"], ref, w, x) <= act16_bound
+        assert rel_err(out[k, "act16_unfused"], ref, w, x) <= act16_bound
         assert rel_err(out[k, "f32"], ref, w, x) <= F32_REL_ERR
         assert rel_err(out[k, "act16"], out[k, "act16_unfused"].astype(np.float64), w, x) <= FUSED_REL_ERR
     for k in KERNEL_SETS[1:]:  # the SIMD twins against the portable definitions
@@ -81,7 +90,7 @@ Q16_TYPES = ["Q4_0", "Q5_0", "Q8_0"]
 def test_gemm_q16_matches_act16(name, rows, n, T):
     """The prefill int16 GEMM (csrc/ga_gemm_q16.h) computes the act16 integer sums of every token:
     equal to the per-token act16 path up to float order, row and token tails included."""
-    rng = np.random.default_rng(hash(("q16", name, rows, n, T)) % 2**32)
+    rng = np.random.default_rng(seed_of("q16", name, rows, n, T))
     wb, w = random_weight(name, rows, n, rng)
     x = rng.standard_normal((T, n)).astype(np.float32)
     x[:, ::97] *= 30.0

@@ -214,10 +214,8 @@ def test_act16_split(wtype):
         dl, lo = _act16_blocks(lo_raw, wtype, n)
         assert hi.min() >= -127 and lo.min() >= -127
         np.testing.assert_array_equal(dh, 256 * dl)
-        if wtype == "Q8_0":  # the int16 codes of the AVX-512 kernels: exactly 256 hi + lo
-            np.testing.assert_array_equal(np.frombuffer(codes, "<i2"), 256 * hi.astype(np.int64) + lo)
-        else:
-            assert codes is None
+        # the int16 codes of the AVX-512 kernels: exactly 256 hi + lo
+        np.testing.assert_array_equal(np.frombuffer(codes, "<i2"), 256 * hi.astype(np.int64) + lo)
         recon = dl * (256.0 * hi + lo)
         assert np.all(np.abs(recon - x) <= 1.5 * dl + 1e-30)
         amax = np.abs(x.reshape(-1, 32 if wtype == "Q8_0" else 256)).max(axis=1)
