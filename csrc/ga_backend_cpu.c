@@ -73,8 +73,9 @@ static void rows_task(void *p, int ith, int nth) {
                 float *y = t->y[i] + tok * t->y_stride[i];
                 const uint8_t *act = m->act[fam] + tok * m->act_stride[fam];
                 if (m->act_res[fam]) /* one weight unpack, two integer dots */
-                    ga_matvec_rows2(w->type, w->data, w->cols, act, m->act_res[fam] + tok * m->act_res_stride[fam],
-                                    y, rb, re, m->fused_dot2, NULL);
+                    ga_matvec_rows2_packed(w->type, w->data, w->packed, w->cols, act,
+                                           m->act_res[fam] + tok * m->act_res_stride[fam], y, rb, re, m->fused_dot2,
+                                           NULL);
                 else
                     ga_matvec_rows(w->type, w->data, w->cols, act, y, rb, re, NULL);
             }
@@ -113,7 +114,9 @@ static void decode_rows_task(void *p, int ith, int nth) {
             ga_matvec_quantize_act2(w->type, t->x, act, res, w->cols, NULL);
             done[fam] = 1;
         }
-        if (res) ga_matvec_rows2(w->type, w->data, w->cols, act, res, t->y[i], r0, r1, m->fused_dot2, NULL);
+        if (res)
+            ga_matvec_rows2_packed(w->type, w->data, w->packed, w->cols, act, res, t->y[i], r0, r1, m->fused_dot2,
+                                   NULL);
         else ga_matvec_rows(w->type, w->data, w->cols, act, t->y[i], r0, r1, NULL);
     }
 }

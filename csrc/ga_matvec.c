@@ -7,6 +7,7 @@
 #include "ga_blocks.h"
 #include "ga_cpu.h"
 #include "ga_matvec.h"
+#include "ga_q5_0x8.h"
 #include "ga_quants.h"
 #include "ga_types.h"
 #include "ga_vecdot.h"
@@ -209,6 +210,27 @@ ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, 
         for (int64_t r = r0; r < r1; r++, row += row_bytes) y[r] = dot(n, row, act) + dot(n, row, act_res);
     }
     return GA_OK;
+}
+
+ga_status ga_matvec_rows2_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act,
+                                 const void *act_res, float *y, int64_t r0, int64_t r1, int fused,
+                                 ga_error *err) {
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK) return st;
+#if defined(__x86_64__) || defined(__i386__)
+    const int64_t R = GA_Q5_0X8_ROWS;
+    const int64_t g0 = (r0 + R - 1) / R, g1 = r1 / R;
+    if (packed && fused && ga_kernels_avx512() && wtype == GA_TYPE_Q5_0 && g0 < g1 && r0 >= 0 &&
+        n <= GA_Q5_0X8_MAX_COLS && (uintptr_t)act % 4 == 0 && (uintptr_t)act_res % 4 == 0) {
+        if (r0 < g0 * R) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
+        if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
+        if (st == GA_OK)
+            ga_q5_0x8_rows16_avx512(packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
+        return st;
+    }
+#endif
+    (void)packed;
+    return ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err);
 }
 
 ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,

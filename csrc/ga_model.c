@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "ga_cpu.h"
@@ -15,6 +16,7 @@
 #include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
+#include "ga_q5_0x8.h"
 #include "ga_quants.h"
 #include "ga_types.h"
 
@@ -90,6 +92,67 @@ static ga_status check_hparams(const ga_hparams *hp, ga_error *err) {
 static void *alloc_floats(ga_model *m, int64_t n) {
     m->reserved += (uint64_t)n * sizeof(float);
     return calloc((size_t)n, sizeof(float)); /* large blocks are mmapped: untouched pages cost no RSS */
+}
+
+/* ------------------------------------------------------- interleaved copies */
+
+static int layer_weights(ga_layer_weights *L, ga_weight *out[7]) {
+    ga_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+    memcpy(out, w, sizeof w);
+    return 7;
+}
+
+typedef struct {
+    ga_weight *w[7 * GA_MAX_LAYERS];
+    int n;
+} pack_task;
+
+static void pack_part(void *p, int ith, int nth) {
+    pack_task *t = p;
+    for (int i = 0; i < t->n; i++) {
+        const ga_weight *w = t->w[i];
+        int64_t g0, g1;
+        ga_split(w->rows / GA_Q5_0X8_ROWS, ith, nth, &g0, &g1);
+        ga_q5_0x8_pack(w->data, w->cols, g0, g1, (void *)w->packed);
+    }
+}
+
+/* Decode with act_bits=16 in the avx512 set runs Q5_0 layer weights from an 8-row
+ * interleaved copy (ga_q5_0x8.h): as many bytes again as those weights, in one arena,
+ * made once here on all threads.  GA_PACK=0 skips it.  0 when out of memory. */
+static int pack_weights(ga_model *m) {
+    const char *env = getenv("GA_PACK");
+    if ((env && strcmp(env, "0") == 0) || !ga_kernel_set_runnable(GA_KSET_AVX512)) return 1;
+    pack_task *t = calloc(1, sizeof *t);
+    if (!t) return 0;
+    size_t total = 0;
+    for (int l = 0; l < m->hp.n_layer; l++) {
+        ga_weight *lw[7];
+        for (int i = 0; i < layer_weights(&m->w.layers[l], lw); i++)
+            if (ga_q5_0x8_applies(lw[i]->type, lw[i]->rows, lw[i]->cols)) {
+                t->w[t->n++] = lw[i];
+                total += (ga_q5_0x8_bytes(lw[i]->rows, lw[i]->cols) + 63) & ~(size_t)63;
+            }
+    }
+    if (t->n == 0) { free(t); return 1; }
+    /* 2 MiB aligned so transparent huge pages can back it: fewer TLB misses */
+    if (posix_memalign(&m->packed_arena, (size_t)2 << 20, total) != 0) {
+        m->packed_arena = NULL;
+        free(t);
+        return 0;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(m->packed_arena, total, MADV_HUGEPAGE);
+#endif
+    m->reserved += total;
+    uint8_t *p = m->packed_arena;
+    for (int i = 0; i < t->n; i++) {
+        t->w[i]->packed = p;
+        p += (ga_q5_0x8_bytes(t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
+    }
+    ga_pool_run(m->pool, pack_part, t);
+    free(t);
+    return 1;
 }
 
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,
@@ -203,6 +266,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         ok &= m->q16_x2 && m->q16_dx && m->q16_scratch;
     }
     m->reserved += ga_attn_scratch_bytes(&m->attn);
+    if (ok && act_bits == 16) ok = pack_weights(m);
     if (!ok) {
         ga_model_free(m);
         return ga_fail(err, GA_ERR_NOMEM, "out of memory for the KV cache and scratch (n_ctx %d)", n_ctx);
@@ -223,6 +287,7 @@ void ga_model_free(ga_model *m) {
     free(m->rope_cos);
     free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);
+    free(m->packed_arena);
     free(m);
 }
 

@@ -42,6 +42,7 @@ typedef struct {
     int type;
     int64_t rows, cols;
     uint64_t row_bytes;
+    const void *packed; /* set by the model: an 8-row interleaved copy for decode, or NULL */
 } ga_weight;
 
 typedef struct {

@@ -50,6 +50,7 @@ struct ga_model {
     float *q16_dx;
     uint8_t *q16_scratch;
     size_t q16_scratch_stride;
+    void *packed_arena;           /* the interleaved weight copies (ga_weight.packed point into it) */
     uint64_t reserved;
     int profile;                  /* GA_PROFILE set at creation: time every op */
     double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */

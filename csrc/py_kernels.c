@@ -10,6 +10,7 @@
 #include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_ops.h"
+#include "ga_q5_0x8.h"
 #include "ga_threadpool.h"
 #include "ga_types.h"
 
@@ -311,10 +312,15 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     const int wtype = parse_wtype(tobj);
     if (wtype < 0) return NULL;
     const ga_type_info *t = ga_type_get(wtype);
-    int m_act16 = 0, fused = 1, f32 = 0, q16 = 0;
+    int m_act16 = 0, fused = 1, f32 = 0, q16 = 0, x8 = 0;
     if (strcmp(mode, "act8") == 0) {
     } else if (strcmp(mode, "act16") == 0) {
         m_act16 = 1;
+    } else if (strcmp(mode, "act16_x8") == 0) {
+        m_act16 = 1; x8 = 1;
+        if (!ga_q5_0x8_applies(wtype, rows, n))
+            return PyErr_Format(ga_py_Error, "8-row interleaving takes Q5_0 with rows a multiple of 8 and at most "
+                                             "%d columns, not %s (%zd, %zd)", GA_Q5_0X8_MAX_COLS, t->name, rows, n);
     } else if (strcmp(mode, "act16_unfused") == 0) {
         m_act16 = 1; fused = 0;
     } else if (strcmp(mode, "f32") == 0) {
@@ -324,7 +330,8 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         if (!ga_gemm_q16_supports(wtype))
             return PyErr_Format(ga_py_Error, "the int16 GEMM does not run %s in the current kernel set", t->name);
     } else {
-        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_unfused, f32 or q16, not %s", mode);
+        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_x8, act16_unfused, f32 or q16, not %s",
+                            mode);
     }
     if (rows < 1 || n <= 0 || n % t->block_size)
         return PyErr_Format(PyExc_ValueError, "bad shape (%zd, %zd) for %s", rows, n, t->name);
@@ -352,7 +359,8 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     float *scratch = malloc(scratch_n * sizeof(float));
     int32_t *x2 = NULL;
     float *dx = NULL;
-    void *qscratch = NULL;
+    void *qscratch = NULL, *packed = NULL;
+    if (x8) packed = aligned_alloc(64, (ga_q5_0x8_bytes(rows, n) + 63) & ~(size_t)63);
     if (q16) {
         x2 = aligned_alloc(64, (ga_gemm_q16_x2_bytes(n, T) + 63) & ~(size_t)63);
         dx = aligned_alloc(64, (ga_gemm_q16_dx_bytes(n, T) + 63) & ~(size_t)63);
@@ -360,7 +368,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     }
     ga_error err = {{0}};
     ga_status st = GA_OK;
-    if (!act || !res || !scratch || (q16 && (!x2 || !dx || !qscratch))) {
+    if (!act || !res || !scratch || (q16 && (!x2 || !dx || !qscratch)) || (x8 && !packed)) {
         st = ga_fail(&err, GA_ERR_NOMEM, "out of memory");
     } else {
         const float *xd = PyArray_DATA(x);
@@ -372,16 +380,19 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
             ga_gemm_q16_pack(xd, n, n, T, 0, T, x2, dx, qscratch);
             st = ga_gemm_q16_rows(wtype, view.buf, n, x2, dx, T, yd, rows, 0, rows, qscratch, &err);
         } else {
+            if (x8) ga_q5_0x8_pack(view.buf, n, 0, rows / GA_Q5_0X8_ROWS, packed);
             for (int i = 0; i < T && st == GA_OK; i++) {
                 st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, &err);
                 if (st) break;
-                if (m_act16) st = ga_matvec_rows2(wtype, view.buf, n, act, res, yd + (int64_t)i * rows, 0, rows, fused, &err);
+                if (m_act16)
+                    st = ga_matvec_rows2_packed(wtype, view.buf, packed, n, act, res, yd + (int64_t)i * rows, 0, rows,
+                                                fused, &err);
                 else st = ga_matvec_rows(wtype, view.buf, n, act, yd + (int64_t)i * rows, 0, rows, &err);
             }
         }
         Py_END_ALLOW_THREADS
     }
-    free(act); free(res); free(scratch); free(x2); free(dx); free(qscratch);
+    free(act); free(res); free(scratch); free(x2); free(dx); free(qscratch); free(packed);
     PyBuffer_Release(&view);
     if (st != GA_OK) { Py_DECREF(out); return ga_py_raise(st, &err, "gemm"); }
     return (PyObject *)out;
@@ -452,7 +463,8 @@ static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
 static PyMethodDef kernels_methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
-     "paths: 'act8', 'act16', 'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
+     "paths: 'act8', 'act16', 'act16_x8' (act16 on Q5_0 rows interleaved by 8, the avx512 decode kernel), "
+     "'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
     {"attention_decode", py_attention_decode, METH_VARARGS,
      "attention_decode(q, k, v, scale, softcap, parts)\n--\n\nSoftmax attention of G query heads q (G, d) at "
      "the last of n positions over keys k and values v (n, d) of their shared kv head.  parts=0: the per-head "

@@ -1,0 +1,47 @@
+/* ga_q5_0x8.h - Q5_0 weights re-laid out at load, 8 rows interleaved, for decode.
+ *
+ * The row-by-row dot products pay per 32-element block for one row: a scale
+ * conversion, a float multiply-add and a horizontal layout.  Here one vector
+ * lane is one row: a group of 8 rows is stored block by block as
+ *
+ *     d[8]       the 8 rows' fp16 scales                              16 bytes
+ *     qs[4][32]  low 4 bits of the codes: byte j of pair p holds, in its low
+ *                nibble, code (row j / 4, element 8p + j % 4) and in its high
+ *                nibble code (row j / 4, element 8p + 4 + j % 4)        128 bytes
+ *     qh[8]      32-bit masks: bit j of word k is the fifth bit of code
+ *                (row j / 4, element 4k + j % 4)                        32 bytes
+ *
+ * 176 bytes = 8 Q5_0 blocks: the copy is exactly as large as the rows.  After
+ * unpacking, byte lane j of word k is row j / 4's code for element 4k + j % 4,
+ * so VNNI vpdpbusd multiplies 4 unsigned codes by 4 broadcast activation bytes
+ * per int32 lane, and the 8 rows' block sums land in one vector next to their
+ * 8 scales (ga_q5_0x8_avx512.c).  Codes are stored unsigned (w + 16); the
+ * kernel subtracts 16 times the activations' block sums.
+ */
+#ifndef GA_Q5_0X8_H
+#define GA_Q5_0X8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GA_Q5_0X8_ROWS 8
+#define GA_Q5_0X8_BLOCK_BYTES 176
+#define GA_Q5_0X8_MAX_COLS 8192 /* the kernel keeps one int32 per block of x on its stack */
+
+/* Whether a weight of this type and shape can be interleaved. */
+int ga_q5_0x8_applies(int wtype, int64_t rows, int64_t cols);
+
+/* Bytes of the interleaved copy of a rows x cols Q5_0 matrix (= its own size). */
+size_t ga_q5_0x8_bytes(int64_t rows, int64_t cols);
+
+/* Interleave row groups [g0, g1) of the Q5_0 matrix w (cols elements per row) into out,
+ * which holds the whole copy. */
+void ga_q5_0x8_pack(const void *w, int64_t cols, int64_t g0, int64_t g1, void *out);
+
+/* act_bits=16 decode, AVX-512 VL/BW/VNNI: y[8 g + i] for groups [g0, g1), from the act16
+ * activations (ga_act16.h: hi and lo Q8_0 blocks, int16 codes q16).  The integer sums are
+ * those of ga_vec_dot2_q5_0_q8_0_ref; only the float order differs. */
+void ga_q5_0x8_rows16_avx512(const void *packed, int64_t cols, const void *hi, const void *lo,
+                             const int16_t *q16, float *y, int64_t g0, int64_t g1);
+
+#endif

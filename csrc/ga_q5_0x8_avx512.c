@@ -1,0 +1,75 @@
+/* ga_q5_0x8_avx512.c - act_bits=16 decode on interleaved Q5_0 rows (ga_q5_0x8.h).
+ *
+ * Per block and group of 8 rows: 4 loads of nibbles give the 8 code vectors,
+ * AVX-512 masks add the fifth bits, and 16 vpdpbusd (8 against the hi bytes,
+ * 8 against the lo bytes of the act16 split) leave row i's integer sums in
+ * lane i.  s = 256 hi_sum + lo_sum - 16 sum(q16) is the signed block sum
+ * (|s| <= 32 * 16 * 32512 < 2^31); one multiply-add with the 8 row scales
+ * times the activation scale accumulates it.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#include "ga_q5_0x8.h"
+#include "ga_simd_avx512.h"
+
+/* sum of the 32 int16 codes of each activation block, and the blocks' scales */
+GA_AVX512 static void block_sums(const ga_block_q8_0 *lo, const int16_t *q16, int64_t nb, int32_t *sum,
+                                 float *dl) {
+    const __m256i one = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++, q16 += GA_QK) {
+        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)q16), one),
+                                           _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(q16 + 16)), one));
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+        sum[b] = _mm_cvtsi128_si32(t);
+        dl[b] = _cvtsh_ss(lo[b].d);
+    }
+}
+
+GA_AVX512 static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+GA_AVX512 static inline __m256i fifth_bits(__m256i c, const uint8_t *qh, int k) {
+    uint32_t m;
+    memcpy(&m, qh + 4 * k, 4);
+    return _mm256_mask_add_epi8(c, _cvtu32_mask32(m), c, _mm256_set1_epi8(16));
+}
+
+GA_AVX512 void ga_q5_0x8_rows16_avx512(const void *packed, int64_t cols, const void *hi, const void *lo,
+                                       const int16_t *q16, float *y, int64_t g0, int64_t g1) {
+    const int64_t nb = cols / GA_QK;
+    const ga_block_q8_0 *yh = hi;
+    int32_t sum[GA_Q5_0X8_MAX_COLS / GA_QK];
+    float dl[GA_Q5_0X8_MAX_COLS / GA_QK];
+    block_sums(lo, q16, nb, sum, dl);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const uint8_t *o = (const uint8_t *)packed + (size_t)(g0 * nb) * GA_Q5_0X8_BLOCK_BYTES;
+    for (int64_t g = g0; g < g1; g++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t b = 0; b < nb; b++, o += GA_Q5_0X8_BLOCK_BYTES) {
+            const uint8_t *qs = o + 16, *qh = o + 144;
+            const int8_t *xh = yh[b].qs, *xl = ((const ga_block_q8_0 *)lo)[b].qs;
+            __m256i h0 = _mm256_setzero_si256(), h1 = h0, l0 = h0, l1 = h0;
+            for (int p = 0; p < 4; p++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * p));
+                const __m256i c0 = fifth_bits(_mm256_and_si256(v, m4), qh, 2 * p);
+                const __m256i c1 = fifth_bits(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), qh, 2 * p + 1);
+                h0 = _mm256_dpbusd_epi32(h0, c0, bcast4(xh + 8 * p));
+                h1 = _mm256_dpbusd_epi32(h1, c1, bcast4(xh + 8 * p + 4));
+                l0 = _mm256_dpbusd_epi32(l0, c0, bcast4(xl + 8 * p));
+                l1 = _mm256_dpbusd_epi32(l1, c1, bcast4(xl + 8 * p + 4));
+            }
+            const __m256i s = _mm256_sub_epi32(
+                _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(h0, h1), 8), _mm256_add_epi32(l0, l1)),
+                _mm256_set1_epi32(16 * sum[b]));
+            const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)o)), _mm256_set1_ps(dl[b]));
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
+        }
+        _mm256_storeu_ps(y + g * GA_Q5_0X8_ROWS, acc);
+    }
+}
+
+#endif
