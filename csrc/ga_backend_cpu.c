@@ -77,7 +77,7 @@ static void rows_task(void *p, int ith, int nth) {
                                            m->act_res[fam] + tok * m->act_res_stride[fam], y, rb, re, m->fused_dot2,
                                            NULL);
                 else
-                    ga_matvec_rows(w->type, w->data, w->cols, act, y, rb, re, NULL);
+                    ga_matvec_rows_packed(w->type, w->data, w->packed, w->cols, act, y, rb, re, NULL);
             }
         }
     }
@@ -117,7 +117,7 @@ static void decode_rows_task(void *p, int ith, int nth) {
         if (res)
             ga_matvec_rows2_packed(w->type, w->data, w->packed, w->cols, act, res, t->y[i], r0, r1, m->fused_dot2,
                                    NULL);
-        else ga_matvec_rows(w->type, w->data, w->cols, act, t->y[i], r0, r1, NULL);
+        else ga_matvec_rows_packed(w->type, w->data, w->packed, w->cols, act, t->y[i], r0, r1, NULL);
     }
 }
 

@@ -212,25 +212,50 @@ ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, 
     return GA_OK;
 }
 
+/* the row groups of [r0, r1) when the interleaved kernel can run them: 1, else 0 */
+static int packed_groups(int wtype, const void *packed, int64_t n, int64_t r0, int64_t r1, int64_t *g0,
+                         int64_t *g1) {
+#if defined(__x86_64__) || defined(__i386__)
+    *g0 = (r0 + GA_Q5_0X8_ROWS - 1) / GA_Q5_0X8_ROWS;
+    *g1 = r1 / GA_Q5_0X8_ROWS;
+    return packed && ga_kernels_avx512() && wtype == GA_TYPE_Q5_0 && r0 >= 0 && *g0 < *g1 &&
+           n <= GA_Q5_0X8_MAX_COLS;
+#else
+    (void)wtype; (void)packed; (void)n; (void)r0; (void)r1; (void)g0; (void)g1;
+    return 0;
+#endif
+}
+
+ga_status ga_matvec_rows_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act, float *y,
+                                int64_t r0, int64_t r1, ga_error *err) {
+    int64_t g0, g1;
+    ga_status st = check_type_and_n(wtype, n, err);
+    if (st != GA_OK || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4)
+        return st != GA_OK ? st : ga_matvec_rows(wtype, w, n, act, y, r0, r1, err);
+    const int64_t R = GA_Q5_0X8_ROWS;
+    if (r0 < g0 * R) st = ga_matvec_rows(wtype, w, n, act, y, r0, g0 * R, err);
+    if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows(wtype, w, n, act, y, g1 * R, r1, err);
+#if defined(__x86_64__) || defined(__i386__)
+    if (st == GA_OK) ga_q5_0x8_rows8_avx512(packed, n, act, y, g0, g1);
+#endif
+    return st;
+}
+
 ga_status ga_matvec_rows2_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act,
                                  const void *act_res, float *y, int64_t r0, int64_t r1, int fused,
                                  ga_error *err) {
+    int64_t g0, g1;
     ga_status st = check_type_and_n(wtype, n, err);
-    if (st != GA_OK) return st;
-#if defined(__x86_64__) || defined(__i386__)
+    if (st != GA_OK || !fused || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4 ||
+        (uintptr_t)act_res % 4)
+        return st != GA_OK ? st : ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err);
     const int64_t R = GA_Q5_0X8_ROWS;
-    const int64_t g0 = (r0 + R - 1) / R, g1 = r1 / R;
-    if (packed && fused && ga_kernels_avx512() && wtype == GA_TYPE_Q5_0 && g0 < g1 && r0 >= 0 &&
-        n <= GA_Q5_0X8_MAX_COLS && (uintptr_t)act % 4 == 0 && (uintptr_t)act_res % 4 == 0) {
-        if (r0 < g0 * R) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
-        if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
-        if (st == GA_OK)
-            ga_q5_0x8_rows16_avx512(packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
-        return st;
-    }
+    if (r0 < g0 * R) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
+    if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
+#if defined(__x86_64__) || defined(__i386__)
+    if (st == GA_OK) ga_q5_0x8_rows16_avx512(packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
 #endif
-    (void)packed;
-    return ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err);
+    return st;
 }
 
 ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,

@@ -117,7 +117,7 @@ static void pack_part(void *p, int ith, int nth) {
     }
 }
 
-/* Decode with act_bits=16 in the avx512 set runs Q5_0 layer weights from an 8-row
+/* Decode in the avx512 set runs Q5_0 layer weights from an 8-row
  * interleaved copy (ga_q5_0x8.h): as many bytes again as those weights, in one arena,
  * made once here on all threads.  GA_PACK=0 skips it.  0 when out of memory. */
 static int pack_weights(ga_model *m) {
@@ -266,7 +266,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
         ok &= m->q16_x2 && m->q16_dx && m->q16_scratch;
     }
     m->reserved += ga_attn_scratch_bytes(&m->attn);
-    if (ok && act_bits == 16) ok = pack_weights(m);
+    if (ok) ok = pack_weights(m);
     if (!ok) {
         ga_model_free(m);
         return ga_fail(err, GA_ERR_NOMEM, "out of memory for the KV cache and scratch (n_ctx %d)", n_ctx);

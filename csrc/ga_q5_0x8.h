@@ -44,4 +44,8 @@ void ga_q5_0x8_pack(const void *w, int64_t cols, int64_t g0, int64_t g1, void *o
 void ga_q5_0x8_rows16_avx512(const void *packed, int64_t cols, const void *hi, const void *lo,
                              const int16_t *q16, float *y, int64_t g0, int64_t g1);
 
+/* act_bits=8 decode: the same against int8 Q8_0 activation blocks; the integer sums of
+ * ga_vec_dot_q5_0_q8_0_ref. */
+void ga_q5_0x8_rows8_avx512(const void *packed, int64_t cols, const void *act, float *y, int64_t g0, int64_t g1);
+
 #endif

@@ -316,8 +316,8 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     if (strcmp(mode, "act8") == 0) {
     } else if (strcmp(mode, "act16") == 0) {
         m_act16 = 1;
-    } else if (strcmp(mode, "act16_x8") == 0) {
-        m_act16 = 1; x8 = 1;
+    } else if (strcmp(mode, "act16_x8") == 0 || strcmp(mode, "act8_x8") == 0) {
+        m_act16 = mode[3] == '1'; x8 = 1;
         if (!ga_q5_0x8_applies(wtype, rows, n))
             return PyErr_Format(ga_py_Error, "8-row interleaving takes Q5_0 with rows a multiple of 8 and at most "
                                              "%d columns, not %s (%zd, %zd)", GA_Q5_0X8_MAX_COLS, t->name, rows, n);
@@ -330,8 +330,8 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         if (!ga_gemm_q16_supports(wtype))
             return PyErr_Format(ga_py_Error, "the int16 GEMM does not run %s in the current kernel set", t->name);
     } else {
-        return PyErr_Format(PyExc_ValueError, "mode must be act8, act16, act16_x8, act16_unfused, f32 or q16, not %s",
-                            mode);
+        return PyErr_Format(PyExc_ValueError,
+                            "mode must be act8, act8_x8, act16, act16_x8, act16_unfused, f32 or q16, not %s", mode);
     }
     if (rows < 1 || n <= 0 || n % t->block_size)
         return PyErr_Format(PyExc_ValueError, "bad shape (%zd, %zd) for %s", rows, n, t->name);
@@ -387,7 +387,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
                 if (m_act16)
                     st = ga_matvec_rows2_packed(wtype, view.buf, packed, n, act, res, yd + (int64_t)i * rows, 0, rows,
                                                 fused, &err);
-                else st = ga_matvec_rows(wtype, view.buf, n, act, yd + (int64_t)i * rows, 0, rows, &err);
+                else st = ga_matvec_rows_packed(wtype, view.buf, packed, n, act, yd + (int64_t)i * rows, 0, rows, &err);
             }
         }
         Py_END_ALLOW_THREADS
@@ -463,7 +463,8 @@ static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
 static PyMethodDef kernels_methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
-     "paths: 'act8', 'act16', 'act16_x8' (act16 on Q5_0 rows interleaved by 8, the avx512 decode kernel), "
+     "paths: 'act8', 'act16', 'act8_x8' / 'act16_x8' (on Q5_0 rows interleaved by 8, the avx512 decode "
+     "kernels), "
      "'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
     {"attention_decode", py_attention_decode, METH_VARARGS,
      "attention_decode(q, k, v, scale, softcap, parts)\n--\n\nSoftmax attention of G query heads q (G, d) at "

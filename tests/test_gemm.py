@@ -112,19 +112,24 @@ def test_gemm_q16_refuses_other_types():
 
 @pytest.mark.parametrize("rows,n,T", [(8, 32, 1), (64, 640, 3), (2048, 640, 1), (24, 8192, 2)])
 def test_gemm_q5_0_interleaved_matches_act16(rows, n, T):
-    """Decode on Q5_0 rows interleaved by 8 (csrc/ga_q5_0x8.h, the avx512 set's kernel; other
-    sets run the row kernels on the original rows): the act16 integer sums, up to float order."""
+    """Decode on Q5_0 rows interleaved by 8 (csrc/ga_q5_0x8.h, the avx512 set's kernels; other
+    sets run the row kernels on the original rows): the act16 and act8 integer sums of the
+    portable definitions, up to float order."""
     rng = np.random.default_rng(seed_of("x8", rows, n, T))
     wb, w = random_weight("Q5_0", rows, n, rng)
     x = rng.standard_normal((T, n)).astype(np.float32)
     x[:, ::97] *= 30.0
     ref = x.astype(np.float64) @ w.T
     wbytes = np.ascontiguousarray(wb)
-    y_def = run_in("portable", _core.gemm, wbytes, "Q5_0", rows, n, x, "act16_unfused").astype(np.float64)
+    y16 = run_in("portable", _core.gemm, wbytes, "Q5_0", rows, n, x, "act16_unfused").astype(np.float64)
+    y8 = run_in("portable", _core.gemm, wbytes, "Q5_0", rows, n, x, "act8").astype(np.float64)
     for k in KERNEL_SETS:
         y = run_in(k, _core.gemm, wbytes, "Q5_0", rows, n, x, "act16_x8")
-        assert rel_err(y, y_def, w, x) <= FUSED_REL_ERR, k
+        assert rel_err(y, y16, w, x) <= FUSED_REL_ERR, k
         assert rel_err(y, ref, w, x) <= ACT16_REL_ERR, k
+        y = run_in(k, _core.gemm, wbytes, "Q5_0", rows, n, x, "act8_x8")
+        assert rel_err(y, y8, w, x) <= TWIN_REL_ERR, k
+        assert rel_err(y, ref, w, x) <= ACT8_REL_ERR, k
 
 
 @pytest.mark.parametrize("name,rows,n", [("Q4_0", 8, 32), ("Q5_0", 12, 32), ("Q5_0", 8, 8224)])
