@@ -7,10 +7,10 @@
 #include "ga_blocks.h"
 #include "ga_cpu.h"
 #include "ga_matvec.h"
-#include "ga_q5_0x8.h"
 #include "ga_quants.h"
 #include "ga_types.h"
 #include "ga_vecdot.h"
+#include "ga_x8.h"
 
 int ga_matvec_act_type(int wtype) {
     switch (wtype) {
@@ -216,10 +216,10 @@ ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, 
 static int packed_groups(int wtype, const void *packed, int64_t n, int64_t r0, int64_t r1, int64_t *g0,
                          int64_t *g1) {
 #if defined(__x86_64__) || defined(__i386__)
-    *g0 = (r0 + GA_Q5_0X8_ROWS - 1) / GA_Q5_0X8_ROWS;
-    *g1 = r1 / GA_Q5_0X8_ROWS;
-    return packed && ga_kernels_avx512() && wtype == GA_TYPE_Q5_0 && r0 >= 0 && *g0 < *g1 &&
-           n <= GA_Q5_0X8_MAX_COLS;
+    *g0 = (r0 + GA_X8_ROWS - 1) / GA_X8_ROWS;
+    *g1 = r1 / GA_X8_ROWS;
+    return packed && ga_kernels_avx512() && ga_x8_block_bytes(wtype) && r0 >= 0 && *g0 < *g1 &&
+           n <= GA_X8_MAX_COLS;
 #else
     (void)wtype; (void)packed; (void)n; (void)r0; (void)r1; (void)g0; (void)g1;
     return 0;
@@ -232,11 +232,11 @@ ga_status ga_matvec_rows_packed(int wtype, const void *w, const void *packed, in
     ga_status st = check_type_and_n(wtype, n, err);
     if (st != GA_OK || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4)
         return st != GA_OK ? st : ga_matvec_rows(wtype, w, n, act, y, r0, r1, err);
-    const int64_t R = GA_Q5_0X8_ROWS;
+    const int64_t R = GA_X8_ROWS;
     if (r0 < g0 * R) st = ga_matvec_rows(wtype, w, n, act, y, r0, g0 * R, err);
     if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows(wtype, w, n, act, y, g1 * R, r1, err);
 #if defined(__x86_64__) || defined(__i386__)
-    if (st == GA_OK) ga_q5_0x8_rows8_avx512(packed, n, act, y, g0, g1);
+    if (st == GA_OK) ga_x8_rows8_avx512(wtype, packed, n, act, y, g0, g1);
 #endif
     return st;
 }
@@ -249,11 +249,11 @@ ga_status ga_matvec_rows2_packed(int wtype, const void *w, const void *packed, i
     if (st != GA_OK || !fused || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4 ||
         (uintptr_t)act_res % 4)
         return st != GA_OK ? st : ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err);
-    const int64_t R = GA_Q5_0X8_ROWS;
+    const int64_t R = GA_X8_ROWS;
     if (r0 < g0 * R) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
     if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
 #if defined(__x86_64__) || defined(__i386__)
-    if (st == GA_OK) ga_q5_0x8_rows16_avx512(packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
+    if (st == GA_OK) ga_x8_rows16_avx512(wtype, packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
 #endif
     return st;
 }

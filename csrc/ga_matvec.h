@@ -43,7 +43,7 @@ ga_status ga_matvec_quantize_act2(int wtype, const float *x, void *act, void *ac
  * always runs two single dots (the reference the fused kernels are tested against). */
 ga_status ga_matvec_rows2(int wtype, const void *w, int64_t n, const void *act, const void *act_res,
                           float *y, int64_t r0, int64_t r1, int fused, ga_error *err);
-/* rows / rows2 with an interleaved copy of the weight (ga_q5_0x8.h), or packed = NULL: the
+/* rows / rows2 with an interleaved copy of the weight (ga_x8.h), or packed = NULL: the
  * whole groups of 8 rows inside [r0, r1) run on the copy where the kernel set has its
  * kernel (avx512; fused for act_bits=16), everything else as ga_matvec_rows / rows2. */
 ga_status ga_matvec_rows_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act, float *y,

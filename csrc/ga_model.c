@@ -16,9 +16,9 @@
 #include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_model_impl.h"
-#include "ga_q5_0x8.h"
 #include "ga_quants.h"
 #include "ga_types.h"
+#include "ga_x8.h"
 
 /* chunks of at least this many tokens use the f32 gemm on dequantized tiles: measured
  * faster than the integer dot products from here on (benchmarks/bench.py) */
@@ -112,13 +112,13 @@ static void pack_part(void *p, int ith, int nth) {
     for (int i = 0; i < t->n; i++) {
         const ga_weight *w = t->w[i];
         int64_t g0, g1;
-        ga_split(w->rows / GA_Q5_0X8_ROWS, ith, nth, &g0, &g1);
-        ga_q5_0x8_pack(w->data, w->cols, g0, g1, (void *)w->packed);
+        ga_split(w->rows / GA_X8_ROWS, ith, nth, &g0, &g1);
+        ga_x8_pack(w->type, w->data, w->cols, g0, g1, (void *)w->packed);
     }
 }
 
-/* Decode in the avx512 set runs Q5_0 layer weights from an 8-row
- * interleaved copy (ga_q5_0x8.h): as many bytes again as those weights, in one arena,
+/* Decode in the avx512 set runs Q4_0 and Q5_0 layer weights from an 8-row
+ * interleaved copy (ga_x8.h): as many bytes again as those weights, in one arena,
  * made once here on all threads.  GA_PACK=0 skips it.  0 when out of memory. */
 static int pack_weights(ga_model *m) {
     const char *env = getenv("GA_PACK");
@@ -129,9 +129,9 @@ static int pack_weights(ga_model *m) {
     for (int l = 0; l < m->hp.n_layer; l++) {
         ga_weight *lw[7];
         for (int i = 0; i < layer_weights(&m->w.layers[l], lw); i++)
-            if (ga_q5_0x8_applies(lw[i]->type, lw[i]->rows, lw[i]->cols)) {
+            if (ga_x8_applies(lw[i]->type, lw[i]->rows, lw[i]->cols)) {
                 t->w[t->n++] = lw[i];
-                total += (ga_q5_0x8_bytes(lw[i]->rows, lw[i]->cols) + 63) & ~(size_t)63;
+                total += (ga_x8_bytes(lw[i]->type, lw[i]->rows, lw[i]->cols) + 63) & ~(size_t)63;
             }
     }
     if (t->n == 0) { free(t); return 1; }
@@ -148,7 +148,7 @@ static int pack_weights(ga_model *m) {
     uint8_t *p = m->packed_arena;
     for (int i = 0; i < t->n; i++) {
         t->w[i]->packed = p;
-        p += (ga_q5_0x8_bytes(t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
+        p += (ga_x8_bytes(t->w[i]->type, t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
     }
     ga_pool_run(m->pool, pack_part, t);
     free(t);

@@ -10,7 +10,7 @@
 #include "ga_gemm_q16.h"
 #include "ga_matvec.h"
 #include "ga_ops.h"
-#include "ga_q5_0x8.h"
+#include "ga_x8.h"
 #include "ga_threadpool.h"
 #include "ga_types.h"
 
@@ -318,9 +318,9 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
         m_act16 = 1;
     } else if (strcmp(mode, "act16_x8") == 0 || strcmp(mode, "act8_x8") == 0) {
         m_act16 = mode[3] == '1'; x8 = 1;
-        if (!ga_q5_0x8_applies(wtype, rows, n))
-            return PyErr_Format(ga_py_Error, "8-row interleaving takes Q5_0 with rows a multiple of 8 and at most "
-                                             "%d columns, not %s (%zd, %zd)", GA_Q5_0X8_MAX_COLS, t->name, rows, n);
+        if (!ga_x8_applies(wtype, rows, n))
+            return PyErr_Format(ga_py_Error, "8-row interleaving takes Q4_0 or Q5_0 with rows a multiple of 8 and "
+                                             "at most %d columns, not %s (%zd, %zd)", GA_X8_MAX_COLS, t->name, rows, n);
     } else if (strcmp(mode, "act16_unfused") == 0) {
         m_act16 = 1; fused = 0;
     } else if (strcmp(mode, "f32") == 0) {
@@ -360,7 +360,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
     int32_t *x2 = NULL;
     float *dx = NULL;
     void *qscratch = NULL, *packed = NULL;
-    if (x8) packed = aligned_alloc(64, (ga_q5_0x8_bytes(rows, n) + 63) & ~(size_t)63);
+    if (x8) packed = aligned_alloc(64, (ga_x8_bytes(wtype, rows, n) + 63) & ~(size_t)63);
     if (q16) {
         x2 = aligned_alloc(64, (ga_gemm_q16_x2_bytes(n, T) + 63) & ~(size_t)63);
         dx = aligned_alloc(64, (ga_gemm_q16_dx_bytes(n, T) + 63) & ~(size_t)63);
@@ -380,7 +380,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args) {
             ga_gemm_q16_pack(xd, n, n, T, 0, T, x2, dx, qscratch);
             st = ga_gemm_q16_rows(wtype, view.buf, n, x2, dx, T, yd, rows, 0, rows, qscratch, &err);
         } else {
-            if (x8) ga_q5_0x8_pack(view.buf, n, 0, rows / GA_Q5_0X8_ROWS, packed);
+            if (x8) ga_x8_pack(wtype, view.buf, n, 0, rows / GA_X8_ROWS, packed);
             for (int i = 0; i < T && st == GA_OK; i++) {
                 st = ga_matvec_quantize_act2(wtype, xd + (int64_t)i * n, act, m_act16 ? res : NULL, n, &err);
                 if (st) break;
@@ -463,7 +463,7 @@ static PyObject *py_gemm_uses_blas(PyObject *self, PyObject *noargs) {
 static PyMethodDef kernels_methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(weight, type, rows, n, x, mode)\n--\n\nY[T][rows] = X[T][n] W^T through one of the model's matmul "
-     "paths: 'act8', 'act16', 'act8_x8' / 'act16_x8' (on Q5_0 rows interleaved by 8, the avx512 decode "
+     "paths: 'act8', 'act16', 'act8_x8' / 'act16_x8' (on Q4_0 / Q5_0 rows interleaved by 8, the avx512 decode "
      "kernels), "
      "'act16_unfused', 'f32', 'q16' (the int16 GEMM of the avx512 set)."},
     {"attention_decode", py_attention_decode, METH_VARARGS,

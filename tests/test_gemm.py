@@ -110,29 +110,30 @@ def test_gemm_q16_refuses_other_types():
         _core.gemm(np.ascontiguousarray(wb), "Q4_K", 4, 256, np.zeros((2, 256), np.float32), "q16")
 
 
+@pytest.mark.parametrize("name", ["Q4_0", "Q5_0"])
 @pytest.mark.parametrize("rows,n,T", [(8, 32, 1), (64, 640, 3), (2048, 640, 1), (24, 8192, 2)])
-def test_gemm_q5_0_interleaved_matches_act16(rows, n, T):
-    """Decode on Q5_0 rows interleaved by 8 (csrc/ga_q5_0x8.h, the avx512 set's kernels; other
-    sets run the row kernels on the original rows): the act16 and act8 integer sums of the
-    portable definitions, up to float order."""
-    rng = np.random.default_rng(seed_of("x8", rows, n, T))
-    wb, w = random_weight("Q5_0", rows, n, rng)
+def test_gemm_interleaved_matches_rows(name, rows, n, T):
+    """Decode on rows interleaved by 8 (csrc/ga_x8.h, the avx512 set's kernels; other sets run
+    the row kernels on the original rows): the act16 and act8 integer sums of the portable
+    definitions, up to float order."""
+    rng = np.random.default_rng(seed_of("x8", name, rows, n, T))
+    wb, w = random_weight(name, rows, n, rng)
     x = rng.standard_normal((T, n)).astype(np.float32)
     x[:, ::97] *= 30.0
     ref = x.astype(np.float64) @ w.T
     wbytes = np.ascontiguousarray(wb)
-    y16 = run_in("portable", _core.gemm, wbytes, "Q5_0", rows, n, x, "act16_unfused").astype(np.float64)
-    y8 = run_in("portable", _core.gemm, wbytes, "Q5_0", rows, n, x, "act8").astype(np.float64)
+    y16 = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act16_unfused").astype(np.float64)
+    y8 = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act8").astype(np.float64)
     for k in KERNEL_SETS:
-        y = run_in(k, _core.gemm, wbytes, "Q5_0", rows, n, x, "act16_x8")
+        y = run_in(k, _core.gemm, wbytes, name, rows, n, x, "act16_x8")
         assert rel_err(y, y16, w, x) <= FUSED_REL_ERR, k
         assert rel_err(y, ref, w, x) <= ACT16_REL_ERR, k
-        y = run_in(k, _core.gemm, wbytes, "Q5_0", rows, n, x, "act8_x8")
+        y = run_in(k, _core.gemm, wbytes, name, rows, n, x, "act8_x8")
         assert rel_err(y, y8, w, x) <= TWIN_REL_ERR, k
         assert rel_err(y, ref, w, x) <= ACT8_REL_ERR, k
 
 
-@pytest.mark.parametrize("name,rows,n", [("Q4_0", 8, 32), ("Q5_0", 12, 32), ("Q5_0", 8, 8224)])
+@pytest.mark.parametrize("name,rows,n", [("Q8_0", 8, 32), ("Q5_0", 12, 32), ("Q4_0", 8, 8224)])
 def test_gemm_interleaved_refuses_other_shapes(name, rows, n):
     rng = np.random.default_rng(0)
     wb, _ = random_weight(name, rows, n, rng)
