@@ -168,6 +168,8 @@ static void cpu_matmul(ga_model *m, const float *x, int T, int nw, const ga_weig
         ga_pool_run(m->pool, gemm_task, &t);
         return;
     }
+    for (int i = 0; i < nw; i++) /* the row kernels below read the interleaved copies */
+        if (w[i]->packed) ga_model_finish_packing(m);
     if (T == 1 && m->n_batch >= ga_pool_size(m->pool)) {
         ga_pool_run(m->pool, decode_rows_task, &t);
         return;

@@ -102,10 +102,11 @@ static int layer_weights(ga_layer_weights *L, ga_weight *out[7]) {
     return 7;
 }
 
-typedef struct {
+struct ga_pack_job {
     ga_weight *w[7 * GA_MAX_LAYERS];
     int n;
-} pack_task;
+};
+typedef struct ga_pack_job pack_task;
 
 static void pack_part(void *p, int ith, int nth) {
     pack_task *t = p;
@@ -118,8 +119,9 @@ static void pack_part(void *p, int ith, int nth) {
 }
 
 /* Decode in the avx512 set runs Q4_0 and Q5_0 layer weights from an 8-row
- * interleaved copy (ga_x8.h): as many bytes again as those weights, in one arena,
- * made once here on all threads.  GA_PACK=0 skips it.  0 when out of memory. */
+ * interleaved copy (ga_x8.h): as many bytes again as those weights, in one arena
+ * reserved here and filled on all threads when a row kernel first needs it
+ * (ga_model_finish_packing).  GA_PACK=0 skips it.  0 when out of memory. */
 static int pack_weights(ga_model *m) {
     const char *env = getenv("GA_PACK");
     if ((env && strcmp(env, "0") == 0) || !ga_kernel_set_runnable(GA_KSET_AVX512)) return 1;
@@ -150,9 +152,15 @@ static int pack_weights(ga_model *m) {
         t->w[i]->packed = p;
         p += (ga_x8_bytes(t->w[i]->type, t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
     }
-    ga_pool_run(m->pool, pack_part, t);
-    free(t);
+    m->pack_job = t;
     return 1;
+}
+
+void ga_model_finish_packing(ga_model *m) {
+    if (!m->pack_job) return;
+    ga_pool_run(m->pool, pack_part, m->pack_job);
+    free(m->pack_job);
+    m->pack_job = NULL;
 }
 
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,
@@ -288,6 +296,7 @@ void ga_model_free(ga_model *m) {
     free(m->rope_sin);
     ga_attn_scratch_free(&m->attn);
     free(m->packed_arena);
+    free(m->pack_job);
     free(m);
 }
 

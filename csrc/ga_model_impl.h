@@ -51,11 +51,17 @@ struct ga_model {
     uint8_t *q16_scratch;
     size_t q16_scratch_stride;
     void *packed_arena;           /* the interleaved weight copies (ga_weight.packed point into it) */
+    struct ga_pack_job *pack_job; /* the copies still to fill (ga_model_finish_packing), or NULL */
     uint64_t reserved;
     int profile;                  /* GA_PROFILE set at creation: time every op */
     double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */
     int64_t prof_tokens;          /* tokens evaluated since the last reset */
 };
+
+/* Fills the interleaved weight copies on the first call (all threads); later calls return
+ * at once.  The row-kernel paths call it first: the copies cost no time before a token
+ * needs them, so load and the first (prefilled) token do not wait for them. */
+void ga_model_finish_packing(ga_model *m);
 
 /* Which activation buffer a weight type reads: ACT_Q8_0, ACT_Q8_K, ACT_F32, or -1. */
 int ga_act_family(int wtype);
