@@ -84,24 +84,29 @@ GA_AVX512 static inline void rows_core(const void *packed, int64_t nb, const ga_
     }
 }
 
-GA_AVX512 void ga_x8_rows16_avx512(int wtype, const void *packed, int64_t cols, const void *hi, const void *lo,
-                                   const int16_t *q16, float *y, int64_t g0, int64_t g1) {
+/* act_bits=16 when lo is given (hi, lo, q16), act_bits=8 otherwise (hi: the int8 blocks) */
+GA_AVX512 static void rows(int wtype, const void *packed, int64_t cols, const void *hi, const void *lo,
+                           const int16_t *q16, float *y, int64_t g0, int64_t g1) {
     const int64_t nb = cols / GA_QK;
     int32_t sum[GA_X8_MAX_COLS / GA_QK];
-    float dl[GA_X8_MAX_COLS / GA_QK];
-    block_sums(lo, q16, nb, sum, dl);
-    if (wtype == GA_TYPE_Q5_0) rows_core(packed, nb, hi, lo, sum, dl, y, g0, g1, 1, 1);
-    else rows_core(packed, nb, hi, lo, sum, dl, y, g0, g1, 1, 0);
+    float dx[GA_X8_MAX_COLS / GA_QK];
+    block_sums(lo ? lo : hi, q16, nb, sum, dx);
+    /* constant flags: each call below gets its own specialised copy of the loop */
+    const int q5 = wtype == GA_TYPE_Q5_0;
+    if (lo && q5) rows_core(packed, nb, hi, lo, sum, dx, y, g0, g1, 1, 1);
+    else if (lo) rows_core(packed, nb, hi, lo, sum, dx, y, g0, g1, 1, 0);
+    else if (q5) rows_core(packed, nb, hi, NULL, sum, dx, y, g0, g1, 0, 1);
+    else rows_core(packed, nb, hi, NULL, sum, dx, y, g0, g1, 0, 0);
+}
+
+GA_AVX512 void ga_x8_rows16_avx512(int wtype, const void *packed, int64_t cols, const void *hi, const void *lo,
+                                   const int16_t *q16, float *y, int64_t g0, int64_t g1) {
+    rows(wtype, packed, cols, hi, lo, q16, y, g0, g1);
 }
 
 GA_AVX512 void ga_x8_rows8_avx512(int wtype, const void *packed, int64_t cols, const void *act, float *y,
                                   int64_t g0, int64_t g1) {
-    const int64_t nb = cols / GA_QK;
-    int32_t sum[GA_X8_MAX_COLS / GA_QK];
-    float dx[GA_X8_MAX_COLS / GA_QK];
-    block_sums(act, NULL, nb, sum, dx);
-    if (wtype == GA_TYPE_Q5_0) rows_core(packed, nb, act, NULL, sum, dx, y, g0, g1, 0, 1);
-    else rows_core(packed, nb, act, NULL, sum, dx, y, g0, g1, 0, 0);
+    rows(wtype, packed, cols, act, NULL, NULL, y, g0, g1);
 }
 
 #endif

@@ -35,6 +35,16 @@ def seed_of(*case):
     return zlib.crc32(repr(case).encode())
 
 
+def case_data(*case):
+    """(w as float64, its block bytes, x with Gemma-like outliers, float64 x @ w.T) of one case."""
+    tag, name, rows, n, T = case
+    rng = np.random.default_rng(seed_of(*case))
+    wb, w = random_weight(name, rows, n, rng)
+    x = rng.standard_normal((T, n)).astype(np.float32)
+    x[:, ::97] *= 30.0  # Gemma-like outliers
+    return w, np.ascontiguousarray(wb), x, x.astype(np.float64) @ w.T
+
+
 def rel_err(y, ref, w, x):
     scale = (np.abs(x.astype(np.float64)) @ np.abs(w).T).max() + 1e-30
     return float(np.abs(y.astype(np.float64) - ref).max() / scale)
@@ -51,12 +61,7 @@ def cases():
 
 @pytest.mark.parametrize("name,rows,n,T", list(cases()))
 def test_gemm_paths(name, rows, n, T):
-    rng = np.random.default_rng(seed_of(name, rows, n, T))
-    wb, w = random_weight(name, rows, n, rng)
-    x = rng.standard_normal((T, n)).astype(np.float32)
-    x[:, ::97] *= 30.0  # Gemma-like outliers
-    ref = x.astype(np.float64) @ w.T
-    wbytes = np.ascontiguousarray(wb)
+    w, wbytes, x, ref = case_data("paths", name, rows, n, T)
     out = {}
     for k in KERNEL_SETS:
         for mode in ("act8", "act16", "act16_unfused", "f32"):
@@ -90,12 +95,7 @@ Q16_TYPES = ["Q4_0", "Q5_0", "Q8_0"]
 def test_gemm_q16_matches_act16(name, rows, n, T):
     """The prefill int16 GEMM (csrc/ga_gemm_q16.h) computes the act16 integer sums of every token:
     equal to the per-token act16 path up to float order, row and token tails included."""
-    rng = np.random.default_rng(seed_of("q16", name, rows, n, T))
-    wb, w = random_weight(name, rows, n, rng)
-    x = rng.standard_normal((T, n)).astype(np.float32)
-    x[:, ::97] *= 30.0
-    ref = x.astype(np.float64) @ w.T
-    wbytes = np.ascontiguousarray(wb)
+    w, wbytes, x, ref = case_data("q16", name, rows, n, T)
     y = run_in("avx512", _core.gemm, wbytes, name, rows, n, x, "q16")
     y_tok = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act16_unfused")
     assert y.shape == (T, rows)
@@ -116,12 +116,7 @@ def test_gemm_interleaved_matches_rows(name, rows, n, T):
     """Decode on rows interleaved by 8 (csrc/ga_x8.h, the avx512 set's kernels; other sets run
     the row kernels on the original rows): the act16 and act8 integer sums of the portable
     definitions, up to float order."""
-    rng = np.random.default_rng(seed_of("x8", name, rows, n, T))
-    wb, w = random_weight(name, rows, n, rng)
-    x = rng.standard_normal((T, n)).astype(np.float32)
-    x[:, ::97] *= 30.0
-    ref = x.astype(np.float64) @ w.T
-    wbytes = np.ascontiguousarray(wb)
+    w, wbytes, x, ref = case_data("x8", name, rows, n, T)
     y16 = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act16_unfused").astype(np.float64)
     y8 = run_in("portable", _core.gemm, wbytes, name, rows, n, x, "act8").astype(np.float64)
     for k in KERNEL_SETS:
