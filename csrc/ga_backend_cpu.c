@@ -297,8 +297,9 @@ static void attention_task(void *p, int ith, int nth) {
     if (t->T >= 2 && m->attn_blocked) {
         /* prefill: blocks of GA_ATTN_QBLOCK queries of one head, scores and sums as sgemm */
         const int64_t nblk = (t->T + GA_ATTN_QBLOCK - 1) / GA_ATTN_QBLOCK;
-        ga_split(nblk * H, ith, nth, &b, &e);
-        for (int64_t job = b; job < e; job++) {
+        /* jobs dealt round-robin: later query blocks see more keys (causal), so contiguous
+         * shares would leave the first thread idle while the last finishes */
+        for (int64_t job = ith; job < nblk * H; job += nth) {
             const int64_t h = job % H, i0 = job / H * GA_ATTN_QBLOCK;
             const int nq = (int)(t->T - i0 < GA_ATTN_QBLOCK ? t->T - i0 : GA_ATTN_QBLOCK);
             ga_attn_block_args a = {
