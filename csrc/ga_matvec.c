@@ -226,36 +226,43 @@ static int packed_groups(int wtype, const void *packed, int64_t n, int64_t r0, i
 #endif
 }
 
-ga_status ga_matvec_rows_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act, float *y,
-                                int64_t r0, int64_t r1, ga_error *err) {
+/* the row kernels: act_bits=16 (act_res given) or act_bits=8 */
+static ga_status rows_of(int wtype, const void *w, int64_t n, const void *act, const void *act_res, float *y,
+                         int64_t r0, int64_t r1, int fused, ga_error *err) {
+    return act_res ? ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err)
+                   : ga_matvec_rows(wtype, w, n, act, y, r0, r1, err);
+}
+
+/* whole row groups on the interleaved copy, the rows before and after them on the row kernels */
+static ga_status rows_on_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act,
+                                const void *act_res, float *y, int64_t r0, int64_t r1, int fused, ga_error *err) {
     int64_t g0, g1;
     ga_status st = check_type_and_n(wtype, n, err);
-    if (st != GA_OK || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4)
-        return st != GA_OK ? st : ga_matvec_rows(wtype, w, n, act, y, r0, r1, err);
+    if (st != GA_OK) return st;
+    if ((act_res && !fused) || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4 ||
+        (uintptr_t)act_res % 4)
+        return rows_of(wtype, w, n, act, act_res, y, r0, r1, fused, err);
     const int64_t R = GA_X8_ROWS;
-    if (r0 < g0 * R) st = ga_matvec_rows(wtype, w, n, act, y, r0, g0 * R, err);
-    if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows(wtype, w, n, act, y, g1 * R, r1, err);
+    if (r0 < g0 * R) st = rows_of(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
+    if (st == GA_OK && g1 * R < r1) st = rows_of(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
 #if defined(__x86_64__) || defined(__i386__)
-    if (st == GA_OK) ga_x8_rows8_avx512(wtype, packed, n, act, y, g0, g1);
+    if (st == GA_OK && act_res)
+        ga_x8_rows16_avx512(wtype, packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
+    else if (st == GA_OK)
+        ga_x8_rows8_avx512(wtype, packed, n, act, y, g0, g1);
 #endif
     return st;
+}
+
+ga_status ga_matvec_rows_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act, float *y,
+                                int64_t r0, int64_t r1, ga_error *err) {
+    return rows_on_packed(wtype, w, packed, n, act, NULL, y, r0, r1, 1, err);
 }
 
 ga_status ga_matvec_rows2_packed(int wtype, const void *w, const void *packed, int64_t n, const void *act,
                                  const void *act_res, float *y, int64_t r0, int64_t r1, int fused,
                                  ga_error *err) {
-    int64_t g0, g1;
-    ga_status st = check_type_and_n(wtype, n, err);
-    if (st != GA_OK || !fused || !packed_groups(wtype, packed, n, r0, r1, &g0, &g1) || (uintptr_t)act % 4 ||
-        (uintptr_t)act_res % 4)
-        return st != GA_OK ? st : ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, r1, fused, err);
-    const int64_t R = GA_X8_ROWS;
-    if (r0 < g0 * R) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, r0, g0 * R, fused, err);
-    if (st == GA_OK && g1 * R < r1) st = ga_matvec_rows2(wtype, w, n, act, act_res, y, g1 * R, r1, fused, err);
-#if defined(__x86_64__) || defined(__i386__)
-    if (st == GA_OK) ga_x8_rows16_avx512(wtype, packed, n, act, act_res, act_res_codes(wtype, n, act_res), y, g0, g1);
-#endif
-    return st;
+    return rows_on_packed(wtype, w, packed, n, act, act_res, y, r0, r1, fused, err);
 }
 
 ga_status ga_matvec(int wtype, const void *w, int64_t rows, int64_t n, const float *x, float *y,

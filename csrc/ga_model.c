@@ -96,20 +96,13 @@ static void *alloc_floats(ga_model *m, int64_t n) {
 
 /* ------------------------------------------------------- interleaved copies */
 
-static int layer_weights(ga_layer_weights *L, ga_weight *out[7]) {
-    ga_weight *w[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-    memcpy(out, w, sizeof w);
-    return 7;
-}
-
 struct ga_pack_job {
     ga_weight *w[7 * GA_MAX_LAYERS];
     int n;
 };
-typedef struct ga_pack_job pack_task;
 
 static void pack_part(void *p, int ith, int nth) {
-    pack_task *t = p;
+    const struct ga_pack_job *t = p;
     for (int i = 0; i < t->n; i++) {
         const ga_weight *w = t->w[i];
         int64_t g0, g1;
@@ -125,12 +118,13 @@ static void pack_part(void *p, int ith, int nth) {
 static int pack_weights(ga_model *m) {
     const char *env = getenv("GA_PACK");
     if ((env && strcmp(env, "0") == 0) || !ga_kernel_set_runnable(GA_KSET_AVX512)) return 1;
-    pack_task *t = calloc(1, sizeof *t);
+    struct ga_pack_job *t = calloc(1, sizeof *t);
     if (!t) return 0;
     size_t total = 0;
     for (int l = 0; l < m->hp.n_layer; l++) {
-        ga_weight *lw[7];
-        for (int i = 0; i < layer_weights(&m->w.layers[l], lw); i++)
+        ga_layer_weights *L = &m->w.layers[l];
+        ga_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++)
             if (ga_x8_applies(lw[i]->type, lw[i]->rows, lw[i]->cols)) {
                 t->w[t->n++] = lw[i];
                 total += (ga_x8_bytes(lw[i]->type, lw[i]->rows, lw[i]->cols) + 63) & ~(size_t)63;
