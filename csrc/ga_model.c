@@ -147,14 +147,14 @@ static int pack_weights(ga_model *m) {
         p += (ga_x8_bytes(t->w[i]->type, t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
     }
     m->pack_job = t;
+    m->pack_pending = 1;
     return 1;
 }
 
 void ga_model_finish_packing(ga_model *m) {
-    if (!m->pack_job) return;
+    if (!m->pack_pending) return;
     ga_pool_run(m->pool, pack_part, m->pack_job);
-    free(m->pack_job);
-    m->pack_job = NULL;
+    m->pack_pending = 0; /* the job stays until ga_model_free: nothing is freed mid-generation */
 }
 
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,

@@ -51,7 +51,8 @@ struct ga_model {
     uint8_t *q16_scratch;
     size_t q16_scratch_stride;
     void *packed_arena;           /* the interleaved weight copies (ga_weight.packed point into it) */
-    struct ga_pack_job *pack_job; /* the copies still to fill (ga_model_finish_packing), or NULL */
+    struct ga_pack_job *pack_job; /* the weights with copies (ga_model_finish_packing), or NULL */
+    int pack_pending;             /* 1 until the copies are filled */
     uint64_t reserved;
     int profile;                  /* GA_PROFILE set at creation: time every op */
     double prof_s[GA_PROF_N];     /* seconds per op kind since the last reset */
