@@ -55,7 +55,7 @@ test-asan: $(STAMP)
 	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  GA_SANITIZED=1 $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider $(CURDIR)/tests -m "not slow" \
-	  -k "gguf or safetensors or quant or kernel or gemm or hostile or tokenizer or tiny or package or prefill"
+	  -k "gguf or safetensors or quant or kernel or gemm or hostile or tokenizer or tiny or package or prefill or attention"
 
 clean:
 	rm -rf build $(VENV) gemma_accel/_core*.so *.egg-info
