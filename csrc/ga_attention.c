@@ -80,6 +80,42 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
     for (int64_t i = 0; i < d; i++) a->out[i] = acc[i] * inv;
 }
 
+#ifdef GA_HAVE_OPENBLAS
+/* keys from p0 in one chunk that does not wrap around the ring, up to last */
+static int64_t chunk_len(int64_t p0, int64_t last, int64_t ring) {
+    int64_t n = last + 1 - p0;
+    if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
+    if (n > ring - p0 % ring) n = ring - p0 % ring;
+    return n;
+}
+
+/* The online softmax step of one query row over a chunk of n scores (-inf where masked):
+ * softcap, rescale the running max *mx, denominator *sum and value sums o[d] to the new
+ * max, and leave the chunk's weights in row (zeros when nothing is visible yet). */
+static void online_softmax_row(float *row, int64_t n, float softcap, float *mx, float *sum, float *o, int64_t d) {
+    float cmax = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        if (row[j] == -INFINITY) continue;
+        if (softcap > 0.0f) row[j] = softcap * tanhf(row[j] / softcap);
+        if (row[j] > cmax) cmax = row[j];
+    }
+    const float new_max = cmax > *mx ? cmax : *mx;
+    if (new_max == -INFINITY) { /* no visible key yet: nothing to add */
+        memset(row, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    const float corr = expf(*mx - new_max); /* 0 on the first visible chunk */
+    for (int64_t j = 0; j < n; j++) row[j] -= new_max;
+    ga_exp_f32(row, row, n); /* exp(-inf) = 0 for masked keys */
+    float rs = 0.0f;
+    for (int64_t j = 0; j < n; j++) rs += row[j];
+    *sum = *sum * corr + rs;
+    if (corr != 1.0f)
+        for (int64_t c = 0; c < d; c++) o[c] *= corr;
+    *mx = new_max;
+}
+#endif
+
 int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith) {
 #ifdef GA_HAVE_OPENBLAS
     if (!ga_kernels_avx2() || a->nq < 1 || a->nq > GA_ATTN_QBLOCK) return 0;
@@ -94,11 +130,7 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
     int64_t first = a->window > 0 ? a->last0 - a->window + 1 : 0;
     if (first < 0) first = 0;
     for (int64_t p0 = first; p0 <= last;) {
-        /* a chunk of keys that does not wrap around the ring */
-        const int64_t slot = p0 % a->ring;
-        int64_t n = last + 1 - p0;
-        if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
-        if (n > a->ring - slot) n = a->ring - slot;
+        const int64_t slot = p0 % a->ring, n = chunk_len(p0, last, a->ring);
         const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)n, (int)d, a->scale, a->q,
                     (int)a->q_stride, K, (int)a->stride, 0.0f, S, (int)n);
@@ -106,27 +138,9 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
             float *row = S + i * n;
             const int64_t pos = a->last0 + i;
             const int64_t lo = a->window > 0 ? pos - a->window + 1 : 0;
-            float cmax = -INFINITY;
-            for (int64_t j = 0; j < n; j++) {
-                const int64_t p = p0 + j;
-                if (p > pos || p < lo) { row[j] = -INFINITY; continue; }
-                if (a->softcap > 0.0f) row[j] = a->softcap * tanhf(row[j] / a->softcap);
-                if (row[j] > cmax) cmax = row[j];
-            }
-            const float new_max = cmax > mx[i] ? cmax : mx[i];
-            if (new_max == -INFINITY) { /* no visible key yet: nothing to add */
-                memset(row, 0, (size_t)n * sizeof(float));
-                continue;
-            }
-            const float corr = expf(mx[i] - new_max); /* 0 on the first visible chunk */
-            for (int64_t j = 0; j < n; j++) row[j] -= new_max;
-            ga_exp_f32(row, row, n); /* exp(-inf) = 0 for masked keys */
-            float rs = 0.0f;
-            for (int64_t j = 0; j < n; j++) rs += row[j];
-            sum[i] = sum[i] * corr + rs;
-            if (corr != 1.0f)
-                for (int64_t c = 0; c < d; c++) O[i * d + c] *= corr;
-            mx[i] = new_max;
+            for (int64_t j = 0; j < n; j++)
+                if (p0 + j > pos || p0 + j < lo) row[j] = -INFINITY;
+            online_softmax_row(row, n, a->softcap, &mx[i], &sum[i], O + i * d, d);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)n, 1.0f, S, (int)n, V,
                     (int)a->stride, 1.0f, O, (int)d);
@@ -165,32 +179,12 @@ void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, g
     for (int64_t g = 0; g < G; g++) { p->mx[g] = -INFINITY; p->sum[g] = 0.0f; }
     ga_blas_single_thread();
     for (int64_t p0 = a->first; p0 <= a->last;) {
-        /* a chunk of keys that does not wrap around the ring */
-        const int64_t slot = p0 % a->ring;
-        int64_t n = a->last + 1 - p0;
-        if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
-        if (n > a->ring - slot) n = a->ring - slot;
+        const int64_t slot = p0 % a->ring, n = chunk_len(p0, a->last, a->ring);
         const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G, (int)n, (int)d, a->scale, a->q, (int)d, K,
                     (int)a->stride, 0.0f, S, (int)n);
-        for (int64_t g = 0; g < G; g++) {
-            float *row = S + g * n;
-            float cmax = -INFINITY;
-            for (int64_t j = 0; j < n; j++) {
-                if (a->softcap > 0.0f) row[j] = a->softcap * tanhf(row[j] / a->softcap);
-                if (row[j] > cmax) cmax = row[j];
-            }
-            const float new_max = cmax > p->mx[g] ? cmax : p->mx[g];
-            const float corr = expf(p->mx[g] - new_max); /* 0 on the first chunk */
-            for (int64_t j = 0; j < n; j++) row[j] -= new_max;
-            ga_exp_f32(row, row, n);
-            float rs = 0.0f;
-            for (int64_t j = 0; j < n; j++) rs += row[j];
-            p->sum[g] = p->sum[g] * corr + rs;
-            if (corr != 1.0f)
-                for (int64_t c = 0; c < d; c++) p->o[g * d + c] *= corr;
-            p->mx[g] = new_max;
-        }
+        for (int64_t g = 0; g < G; g++)
+            online_softmax_row(S + g * n, n, a->softcap, &p->mx[g], &p->sum[g], p->o + g * d, d);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)d, (int)n, 1.0f, S, (int)n, V,
                     (int)a->stride, 1.0f, p->o, (int)d);
         p0 += n;
