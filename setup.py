@@ -50,4 +50,5 @@ core = Extension(
     extra_link_args=ldflags,
 )
 
-setup(ext_modules=[core])
+# build_ext compiles the C files in parallel (pip wheel / pip install run it without -j)
+setup(ext_modules=[core], options={"build_ext": {"parallel": os.cpu_count() or 1}})

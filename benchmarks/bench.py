@@ -2,8 +2,8 @@
 
 Every measurement runs in a child process of its own (clean load time and
 peak RSS), engines alternate run by run, and each figure is the median of
---runs runs.  llama.cpp runs from its Python bindings (llama-cpp-python) in
-a separate environment, benchmarks/.llama-env, built from PyPI on first use.
+--runs runs.  llama.cpp runs from its Python bindings (llama-cpp-python, built from its PyPI
+source and pinned in pyproject.toml), in a child process per run.
 
 Per file and engine: load to first token (a fresh process: import, load the
 model, evaluate a 16-token prompt, sample one token), prefill tokens/s for
@@ -32,11 +32,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-LLAMA_ENV = HERE / ".llama-env"
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 sys.path.insert(0, str(ROOT))  # this checkout's gemma_accel, not an installed one
-LLAMA_CPP_SPEC = os.environ.get("LLAMA_CPP_SPEC", "llama-cpp-python==0.3.36")
+LLAMA_CPP_SPEC = next(r for r in __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())
+                      ["project"]["optional-dependencies"]["test"] if r.startswith("llama-cpp-python"))
 CONTEXTS = (0, 512, 1024, 2048)  # decode tok/s measured after this many context tokens
 N_CTX = 4096
 PROMPT_LTFT = 16      # prompt tokens for load-to-first-token and the decode run
@@ -180,15 +180,18 @@ def log(msg):
 
 
 def llama_python():
-    py = LLAMA_ENV / "bin" / "python"
-    if py.exists() and subprocess.run([str(py), "-c", "import llama_cpp"], capture_output=True).returncode == 0:
-        return py
-    log(f"creating {LLAMA_ENV} with {LLAMA_CPP_SPEC} (built from its PyPI source unless pip has a cached wheel)")
-    subprocess.run([sys.executable, "-m", "venv", str(LLAMA_ENV)], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=False)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", LLAMA_CPP_SPEC, "numpy"], check=True,
-                   env=dict(os.environ, CMAKE_BUILD_PARALLEL_LEVEL=str(os.cpu_count() or 2)))
-    return py
+    """The Python that runs llama.cpp: this one, with the llama-cpp-python that `make test`
+    installs (built from its PyPI source, pinned in pyproject.toml's test extra)."""
+    want = LLAMA_CPP_SPEC.split("==")[1]
+    try:
+        from importlib.metadata import version
+        have = version("llama-cpp-python")
+    except Exception:
+        have = None
+    if have != want:
+        sys.exit(f"bench needs {LLAMA_CPP_SPEC} in this environment (found {have}): run `make bench`, "
+                 f"which installs it with the test references")
+    return Path(sys.executable)
 
 
 QUANTIZE_SNIPPET = """
@@ -605,7 +608,7 @@ def write_outputs(out, args, files, results, curve, profile, wbytes, bw, bw1, ll
              f"OpenBLAS linked: {gemma_accel.info()['openblas']})")
     L.append(f"- Threads used by both engines: {args.threads}; Linux {machine['kernel']}, Python {machine['python']}")
     L.append(f"- Versions: gemma_accel {gemma_accel.__version__}, llama-cpp-python {llama_version} "
-             f"(its own environment, benchmarks/.llama-env)")
+             f"(built from its PyPI source by `make test`)")
     L.append(f"- Streaming read bandwidth: **{bw:.1f} GB/s** with {args.threads} threads "
              f"({bw1:.1f} GB/s with 1), 1 GiB buffer, best of 5 passes per probe; probes before, between and "
              f"after the files ({' / '.join(f'{x:.1f}' for x in machine.get('bw_samples', [bw]))} GB/s), "

@@ -21,6 +21,8 @@
 /* gemma_accel.Error and gemma_accel.ModelFormatError(Error, ValueError). */
 extern PyObject *ga_py_Error;
 extern PyObject *ga_py_ModelFormatError;
+/* gemma_accel.ModelClosedError(Error, RuntimeError): a call on a closed model. */
+extern PyObject *ga_py_ModelClosedError;
 
 /* Sets the Python exception matching status, with err's message; returns NULL.
  * context (may be NULL) is prefixed, e.g. the file name: "model.gguf: ...". */

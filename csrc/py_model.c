@@ -81,6 +81,9 @@ typedef struct {
     float *scratch;     /* a copy the sampler may modify */
     int has_logits;
     int n_vocab;
+    /* Held (with the GIL released) by every call that uses the C model without the GIL;
+     * close() takes it too, so memory is never freed under a running eval. */
+    PyThread_type_lock call_lock;
 } ModelObject;
 
 static void release_views(ModelObject *self) {
@@ -244,6 +247,36 @@ static int parse_weights(ModelObject *self, PyObject *weights, const ga_hparams 
     return 0;
 }
 
+static int check_open(ModelObject *self) {
+    if (!self->model) { PyErr_SetString(ga_py_ModelClosedError, "the model is closed"); return -1; }
+    return 0;
+}
+
+/* Starts a call that will use the C model: refuses a closed model, and a second call
+ * while one runs on another thread (Python's Model gives calls their turns). */
+static int enter_call(ModelObject *self) {
+    if (check_open(self) < 0) return -1;
+    if (!PyThread_acquire_lock(self->call_lock, NOWAIT_LOCK)) {
+        PyErr_SetString(PyExc_RuntimeError, "the model is busy in a call on another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static void leave_call(ModelObject *self) { PyThread_release_lock(self->call_lock); }
+
+/* Waits, without the GIL, for a call running on another thread, then frees the model. */
+static void close_after_calls(ModelObject *self) {
+    if (!self->call_lock) { model_close(self); return; }
+    if (!PyThread_acquire_lock(self->call_lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->call_lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    model_close(self);
+    PyThread_release_lock(self->call_lock);
+}
+
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", NULL};
     PyObject *hp_dict, *weights;
@@ -251,7 +284,11 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|i", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
                                      &weights, &n_ctx, &n_batch, &n_threads, &act_bits))
         return -1;
-    model_close(self);
+    if (!self->call_lock && !(self->call_lock = PyThread_allocate_lock())) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    close_after_calls(self);
     ga_hparams hp;
     ga_weights *w = PyMem_Calloc(1, sizeof *w);
     if (!w) { PyErr_NoMemory(); return -1; }
@@ -277,13 +314,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
 }
 
 static void Model_dealloc(ModelObject *self) {
-    model_close(self);
+    model_close(self);  /* no call can be running: each holds a reference to self */
+    if (self->call_lock) PyThread_free_lock(self->call_lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static int check_open(ModelObject *self) {
-    if (!self->model) { PyErr_SetString(PyExc_RuntimeError, "the model is closed"); return -1; }
-    return 0;
 }
 
 /* A fresh int32 array of token ids (ids outside int32 are refused, not wrapped). */
@@ -312,13 +345,8 @@ static PyArrayObject *as_token_array(PyObject *obj) {
     return ids;
 }
 
-/* eval(tokens, logits="last"|"all"|"none") -> ndarray | None */
-static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"tokens", "logits", NULL};
-    PyObject *tokens_obj;
-    const char *mode = "last";
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s", kwlist, &tokens_obj, &mode)) return NULL;
-    if (check_open(self) < 0) return NULL;
+/* Model.eval with the call lock held. */
+static PyObject *eval_locked(ModelObject *self, PyObject *tokens_obj, const char *mode) {
     int all = strcmp(mode, "all") == 0, none = strcmp(mode, "none") == 0;
     if (!all && !none && strcmp(mode, "last") != 0)
         return PyErr_Format(PyExc_ValueError, "logits must be 'last', 'all' or 'none', not '%s'", mode);
@@ -357,6 +385,18 @@ static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
     return (PyObject *)out;
 }
 
+/* eval(tokens, logits="last"|"all"|"none") -> ndarray | None */
+static PyObject *Model_eval(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tokens", "logits", NULL};
+    PyObject *tokens_obj;
+    const char *mode = "last";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s", kwlist, &tokens_obj, &mode)) return NULL;
+    if (enter_call(self) < 0) return NULL;
+    PyObject *res = eval_locked(self, tokens_obj, mode);
+    leave_call(self);
+    return res;
+}
+
 static int32_t sample_last(ModelObject *self, SamplerObject *sampler) {
     const ga_sampler_params *p = &sampler->s.p;
     /* greedy without a repetition penalty only reads the logits: no 1 MB copy per token */
@@ -382,10 +422,12 @@ static int check_sampler(ModelObject *self, PyObject *obj) {
 static PyObject *Model_sample(ModelObject *self, PyObject *sampler) {
     if (check_open(self) < 0 || check_sampler(self, sampler) < 0) return NULL;
     if (!self->has_logits) return PyErr_Format(PyExc_RuntimeError, "no logits: evaluate tokens first");
+    if (enter_call(self) < 0) return NULL;
     int32_t tok;
     Py_BEGIN_ALLOW_THREADS
     tok = sample_last(self, (SamplerObject *)sampler);
     Py_END_ALLOW_THREADS
+    leave_call(self);
     return PyLong_FromLong(tok);
 }
 
@@ -394,7 +436,7 @@ static PyObject *Model_step(ModelObject *self, PyObject *args) {
     int token;
     PyObject *sampler;
     if (!PyArg_ParseTuple(args, "iO", &token, &sampler)) return NULL;
-    if (check_open(self) < 0 || check_sampler(self, sampler) < 0) return NULL;
+    if (check_open(self) < 0 || check_sampler(self, sampler) < 0 || enter_call(self) < 0) return NULL;
     ga_error err;
     ga_status st;
     int32_t next = -1, tok = token;
@@ -406,20 +448,24 @@ static PyObject *Model_step(ModelObject *self, PyObject *args) {
         next = sample_last(self, s);
     }
     Py_END_ALLOW_THREADS
+    leave_call(self);
     if (st) { self->has_logits = 0; return ga_py_raise(st, &err, NULL); }
     self->has_logits = 1;
     return PyLong_FromLong(next);
 }
 
 static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
-    if (check_open(self) < 0) return NULL;
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || n > ga_model_n_past(self->model))
-        return PyErr_Format(PyExc_ValueError, "cannot truncate to %ld: %d positions cached", n,
-                            ga_model_n_past(self->model));
+    if (enter_call(self) < 0) return NULL;
+    int n_past = ga_model_n_past(self->model);
+    if (n < 0 || n > n_past) {
+        leave_call(self);
+        return PyErr_Format(PyExc_ValueError, "cannot truncate to %ld: %d positions cached", n, n_past);
+    }
     ga_model_truncate(self->model, (int)n);
     self->has_logits = 0;
+    leave_call(self);
     Py_RETURN_NONE;
 }
 
@@ -447,7 +493,7 @@ static PyObject *Model_profile(ModelObject *self, PyObject *args, PyObject *kw) 
 
 static PyObject *Model_close(ModelObject *self, PyObject *noargs) {
     (void)noargs;
-    model_close(self);
+    close_after_calls(self);
     Py_RETURN_NONE;
 }
 

@@ -5,6 +5,7 @@
 
 PyObject *ga_py_Error = NULL;
 PyObject *ga_py_ModelFormatError = NULL;
+PyObject *ga_py_ModelClosedError = NULL;
 
 PyObject *ga_py_raise(ga_status status, const ga_error *err, const char *context) {
     PyObject *type;
@@ -45,7 +46,14 @@ PyMODINIT_FUNC PyInit__core(void) {
         bases, NULL);
     Py_DECREF(bases);
     if (!ga_py_ModelFormatError) goto fail;
+    bases = PyTuple_Pack(2, ga_py_Error, PyExc_RuntimeError);
+    if (!bases) goto fail;
+    ga_py_ModelClosedError = PyErr_NewExceptionWithDoc(
+        "gemma_accel.ModelClosedError", "The model was closed (a stream from it cannot go on).", bases, NULL);
+    Py_DECREF(bases);
+    if (!ga_py_ModelClosedError) goto fail;
     if (PyModule_AddObjectRef(m, "Error", ga_py_Error) < 0) goto fail;
+    if (PyModule_AddObjectRef(m, "ModelClosedError", ga_py_ModelClosedError) < 0) goto fail;
     if (PyModule_AddObjectRef(m, "ModelFormatError", ga_py_ModelFormatError) < 0) goto fail;
     if (ga_py_add_info(m) < 0 || ga_py_add_gguf(m) < 0 || ga_py_add_safetensors(m) < 0 ||
         ga_py_add_quants(m) < 0 || ga_py_add_kernels(m) < 0 || ga_py_add_tokenizer(m) < 0 ||

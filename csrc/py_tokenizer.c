@@ -74,9 +74,13 @@ static int parse_model(const char *model, const char *pre, ga_tokenizer_params *
     }
     if (strcmp(model, "gpt2") == 0) {
         p->model = GA_TOK_MODEL_BPE;
-        /* only pre-tokenizers whose decode needs no clean-up of spaces */
+        /* Decode is raw bytes: llama.cpp cleans spaces when decoding "gpt-2" GGUF
+         * vocabularies, which tokenizer.py refuses for GGUF files; a Hugging Face
+         * tokenizer.json decodes raw bytes, so folders may use "gpt-2". */
         if (strcmp(pre, "smollm") == 0) {
             p->pre = GA_TOK_PRE_SMOLLM;
+        } else if (strcmp(pre, "gpt-2") == 0) {
+            p->pre = GA_TOK_PRE_GPT2;
         } else {
             PyErr_Format(ga_py_Error, "tokenizer pre-tokenizer '%s' for model 'gpt2' not supported yet", pre);
             return -1;

@@ -7,7 +7,7 @@
 """
 import logging
 
-from ._core import Error, ModelFormatError
+from ._core import Error, ModelClosedError, ModelFormatError
 from ._version import __version__
 from .info import info
 from .model_paths import default_model_path, smollm2_model_path
@@ -22,7 +22,7 @@ from .quant_profiles import PROFILES
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "Error", "ModelFormatError", "__version__", "info", "default_model_path",
+    "Error", "ModelFormatError", "ModelClosedError", "__version__", "info", "default_model_path",
     "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
     "block_formats", "load", "Model", "Completion", "CompletionStream",
     "quantize", "QuantizeReport", "OutputExistsError", "PROFILES",

@@ -55,8 +55,8 @@ def tokenizer_of(source):
         if "tokenizer.ggml.tokens" not in source.metadata:
             raise Error(f"{source.path}: no tokenizer, so no calibration text can be encoded")
         return Tokenizer.from_gguf_metadata(source.metadata)
-    from .hf_tokenizer import HFTokenizer
-    tok = HFTokenizer.from_checkpoint(source.ckpt)
+    from .tokenizer import Tokenizer
+    tok = Tokenizer.from_hf_folder(source.path, source.config, source.hparams["n_vocab"])
     if tok is None:
         raise Error(f"{source.path}: no tokenizer.json, so no calibration text can be encoded")
     return tok

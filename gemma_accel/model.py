@@ -1,8 +1,9 @@
 """The user-facing model: load(), generate(), chat(), tokenize(), logits().
 
 One Model owns one C forward pass (KV cache, scratch, threads) over weights
-mapped from the file.  Calls are serialized by a lock: several threads may
-share a model and each waits its turn.  During generation Python calls into C
+mapped from the file.  Calls take turns: several threads may share a model and
+each waits its turn (a stream keeps its turn until it ends or is closed).
+close() never waits for an open stream: the stream fails at its next step.  During generation Python calls into C
 once per token (Model.step evaluates the token and samples the next).
 """
 import dataclasses
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core, hparams as hparams_mod, weights as weights_mod
-from ._core import Error
+from ._core import Error, ModelClosedError
 from .text_stream import TextAssembler
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,16 @@ class Model:
         self._core = self._file = None
         self.path = Path(path)
         self.backend = backend
-        self._lock = threading.Lock()
-        self._owner = None
+        self._turn = threading.Condition()
+        self._owner = None  # thread id of the call whose turn it is
+        self._closed = False
         self._cached = []  # token ids whose keys/values are in the C model's cache
         if self.path.is_dir():
             self._file = HFCheckpoint(self.path)
             self.hparams = hparams_mod.from_hf_config(self._file.config)
             table = weights_mod.from_hf(self._file, self.hparams["arch_name"])
-            self.tokenizer = _hf_tokenizer(self._file)
+            from .tokenizer import Tokenizer
+            self.tokenizer = Tokenizer.from_hf_folder(self.path, self._file.config, self.hparams["n_vocab"])
             self.chat_template = _hf_chat_template(self._file)
         else:
             self._file = GGUFFile(self.path)
@@ -159,14 +162,22 @@ class Model:
 
     # ------------------------------------------------------------ lifecycle
     def close(self):
-        """Free the KV cache and scratch and unmap the file."""
-        with self._lock:
-            if self._core is not None:
-                self._core.close()
-                self._core = None
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        """Free the KV cache and scratch and unmap the file.  Returns promptly: a C call
+        running on another thread finishes first (the C model waits for it), and a stream
+        still open from this model raises ModelClosedError at its next step."""
+        with self._turn:
+            self._closed = True
+            core, f = self._core, self._file
+            self._file = None
+            self._turn.notify_all()  # callers waiting for their turn see the model closed
+        if core is not None:
+            core.close()  # waits, with the GIL released, for an eval/step in flight
+        if f is not None:
+            f.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __enter__(self):
         return self
@@ -175,7 +186,7 @@ class Model:
         self.close()
 
     def __repr__(self):
-        state = "closed" if self._core is None else f"n_ctx={self.n_ctx}"
+        state = "closed" if self._closed or self._core is None else f"n_ctx={self.n_ctx}"
         arch = getattr(self, "hparams", {}).get("arch_name", "?")
         return f"<gemma_accel.Model {self.path.name} {arch} {state}>"
 
@@ -200,24 +211,32 @@ class Model:
 
     # ------------------------------------------------------------ evaluation
     class _Held:
+        """One call's turn on the model (a stream keeps it until it ends).  Turns are
+        taken in a Condition rather than held as a plain lock so that close() never waits
+        for a stream that is open but not iterating."""
+
         def __init__(self, model):
             self.model = model
 
         def __enter__(self):
             m = self.model
-            if m._owner == threading.get_ident():
-                raise RuntimeError("this thread is still iterating a stream from this model; "
-                                   "finish or close it before starting another call")
-            m._lock.acquire()
-            if m._core is None:
-                m._lock.release()
-                raise RuntimeError("the model is closed")
-            m._owner = threading.get_ident()
+            me = threading.get_ident()
+            with m._turn:
+                if m._owner == me:
+                    raise RuntimeError("this thread is still iterating a stream from this model; "
+                                       "finish or close it before starting another call")
+                while m._owner is not None and not m._closed:
+                    m._turn.wait()
+                if m._closed:
+                    raise ModelClosedError("the model is closed")
+                m._owner = me
             return m
 
         def __exit__(self, *exc):
-            self.model._owner = None
-            self.model._lock.release()
+            m = self.model
+            with m._turn:
+                m._owner = None
+                m._turn.notify()
 
     def _acquire(self):
         return Model._Held(self)
@@ -329,14 +348,15 @@ class Model:
                         piece = text.feed(self.tokenizer.token_to_piece(tok))
                         if piece:
                             yield piece
+                            if self._closed:
+                                raise ModelClosedError("the model was closed while this stream was open")
                         if text.stopped:
                             finish = "stop"
                             break
                     if len(tokens) >= max_tokens:
                         break
-                    if len(self._cached) + 1 >= self.n_ctx:
-                        raise ValueError(f"context overflow: n_ctx {self.n_ctx} reached after "
-                                         f"{len(tokens)} generated tokens")
+                    if len(self._cached) >= self.n_ctx:  # the KV cache is full: tok cannot be evaluated
+                        break
                     tok = self._core.step(tok, sampler)
                     self._cached.append(tokens[-1])
             tail = text.finish()
@@ -377,11 +397,6 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16) -
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
     return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits)
-
-
-def _hf_tokenizer(ckpt):
-    from .hf_tokenizer import HFTokenizer
-    return HFTokenizer.from_checkpoint(ckpt)
 
 
 def _hf_chat_template(ckpt):

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _core, block_formats, hparams as hparams_mod
 from ._core import Error, ModelFormatError
-from .tensor_names import hf_to_gguf, is_norm
+from .tensor_names import is_norm, map_hf_names
 
 HF_FLOAT_DTYPES = ("F32", "F16", "BF16")
 _PAGE = mmap.PAGESIZE
@@ -166,9 +166,9 @@ class HFSource(Source):
     def _plan(self) -> list:
         tied = bool(self.config.get("tie_word_embeddings", self.arch.startswith("gemma")))
         out = []
-        for hf_name, info in self.ckpt.tensors.items():
-            name = hf_to_gguf(hf_name, self.arch)
-            if name is None or (name == "output.weight" and tied):
+        for hf_name, name in map_hf_names(self.ckpt.tensors, self.arch, str(self.path)).items():
+            info = self.ckpt.tensors[hf_name]
+            if name == "output.weight" and tied:  # the head is the embedding: written once
                 continue
             if info.dtype not in HF_FLOAT_DTYPES:
                 raise Error(f"{self.path}: tensor {hf_name} has dtype {info.dtype}; the quantizer "

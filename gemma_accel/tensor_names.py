@@ -25,32 +25,62 @@ _LAYER_SUFFIXES = {
 }
 _TOP = {"embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight"}
 _LAYER_RE = re.compile(r"layers\.(\d+)\.(.+)")
+# Tensors a multimodal checkpoint carries beside its text decoder, and buffers that
+# are not weights: the text model does not use them.
+_NOT_TEXT_RE = re.compile(r"(model\.)?(vision_tower|vision_model|multi_modal_projector|audio_tower|"
+                          r"embed_vision|embed_audio)\..+|.*\.rotary_emb\.inv_freq")
+
+
+class UnknownTensorError(KeyError):
+    """A checkpoint tensor that is neither part of the text decoder nor known to be unused."""
 
 
 def hf_to_gguf(name: str, arch: str) -> str | None:
     """GGUF name for a Hugging Face tensor, or None for tensors the text model does not use
-    (vision tower, projector, rotary buffers).
+    (vision tower, projector, rotary buffers).  Raises UnknownTensorError for any other
+    tensor: a weight nobody maps must never be dropped silently.
 
     Gemma 1 and llama have no pre/post feed-forward norms: their
     post_attention_layernorm is really the norm before the MLP (GGUF ffn_norm).
     """
     if name == "lm_head.weight":
         return "output.weight"
+    if _NOT_TEXT_RE.fullmatch(name):
+        return None
+    short = name
     for prefix in _HF_PREFIXES:
         if name.startswith(prefix):
-            name = name[len(prefix):]
+            short = name[len(prefix):]
             break
-    else:
-        return None
-    if name in _TOP:
-        return _TOP[name]
-    m = _LAYER_RE.fullmatch(name)
+    if short in _TOP:
+        return _TOP[short]
+    m = _LAYER_RE.fullmatch(short)
     if not m or m.group(2) not in _LAYER_SUFFIXES:
-        return None
+        raise UnknownTensorError(name)
     suffix = _LAYER_SUFFIXES[m.group(2)]
     if arch in ("gemma", "llama") and m.group(2) == "post_attention_layernorm.weight":
         suffix = "ffn_norm.weight"
     return f"blk.{m.group(1)}.{suffix}"
+
+
+def map_hf_names(names, arch: str, where: str) -> dict:
+    """{hf name: GGUF name} for the text-decoder tensors among names.  Raises
+    ModelFormatError naming every tensor it does not know."""
+    from ._core import ModelFormatError
+
+    out, unknown = {}, []
+    for name in names:
+        try:
+            gguf = hf_to_gguf(name, arch)
+        except UnknownTensorError:
+            unknown.append(name)
+            continue
+        if gguf is not None:
+            out[name] = gguf
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        raise ModelFormatError(f"{where}: {len(unknown)} tensors this {arch} loader does not know: {shown}")
+    return out
 
 
 def is_norm(gguf_name: str) -> bool:

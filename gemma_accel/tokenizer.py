@@ -92,16 +92,22 @@ class Tokenizer:
                               add_space_prefix, add_eos, model=model, pre=pre, merges=merges)
 
     @classmethod
-    def from_gguf_metadata(cls, metadata: Mapping) -> "Tokenizer":
+    def from_gguf_metadata(cls, metadata: Mapping, *, raw_decode: bool = False) -> "Tokenizer":
         """Builds the tokenizer from a GGUF metadata dict (the tokenizer.ggml.* keys).
 
         Raises gemma_accel.Error for a tokenizer model other than "llama" (SPM)
-        or "gpt2" (BPE), and for missing tokens.
+        or "gpt2" (BPE), and for missing tokens.  raw_decode: the vocabulary decodes
+        to its raw bytes, as a Hugging Face tokenizer.json does; only then is the
+        plain "gpt-2" pre-tokenizer taken (llama.cpp also cleans spaces around
+        punctuation when decoding such a GGUF, which is not implemented here).
         """
         model = _text(metadata.get("tokenizer.ggml.model", "llama"))
         if model not in _DEFAULTS:
             raise Error(f"tokenizer model '{model}' not supported yet")
         pre = _text(metadata.get("tokenizer.ggml.pre", "default"))
+        if model == "gpt2" and pre == "gpt-2" and not raw_decode:
+            raise Error("tokenizer pre-tokenizer 'gpt-2' for model 'gpt2' not supported yet in GGUF files "
+                        "(llama.cpp's clean-up of spaces when decoding is not implemented)")
         tokens = metadata.get("tokenizer.ggml.tokens")
         if tokens is None or len(tokens) == 0:
             raise Error("the metadata has no tokenizer.ggml.tokens")
@@ -179,6 +185,19 @@ class Tokenizer:
                    add_eos=flag("add_eos_token", d["add_eos"]),
                    add_space_prefix=flag("add_space_prefix", d["add_space_prefix"]),
                    eog_ids=eog)
+
+    @classmethod
+    def from_hf_folder(cls, folder, config: Mapping, n_vocab: int) -> "Tokenizer | None":
+        """The tokenizer of a Hugging Face folder: its tokenizer.json (+ tokenizer_config.json)
+        turned into the tokenizer.ggml.* keys the GGUF converter writes, so a folder and its
+        converted GGUF tokenize alike and stop on the same end-of-generation ids.  None when
+        the folder has no tokenizer.json."""
+        from .gguf_metadata import tokenizer_from_hf
+
+        keys = tokenizer_from_hf(folder, dict(config), n_vocab)
+        if not keys:
+            return None
+        return cls.from_gguf_metadata({key: value for key, value, _type in keys}, raw_decode=True)
 
     @property
     def n_vocab(self) -> int:

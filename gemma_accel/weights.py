@@ -8,7 +8,7 @@ stores w, so 1 is added here for Gemma checkpoints.
 import numpy as np
 
 from ._core import ModelFormatError
-from .tensor_names import hf_to_gguf, is_norm
+from .tensor_names import is_norm, map_hf_names
 
 HF_DTYPE_TO_GGML = {"F32": 0, "F16": 1, "BF16": 30}
 
@@ -39,10 +39,8 @@ def from_gguf(f) -> dict:
 def from_hf(ckpt, arch: str) -> dict:
     """{short GGUF name: entry} for the text-decoder tensors of an HFCheckpoint."""
     table = {}
-    for hf_name, info in ckpt.tensors.items():
-        name = hf_to_gguf(hf_name, arch)
-        if name is None:
-            continue
+    for hf_name, name in map_hf_names(ckpt.tensors, arch, ckpt.folder).items():
+        info = ckpt.tensors[hf_name]
         key = name[: -len(".weight")]
         if is_norm(name):
             w = np.ascontiguousarray(ckpt.dequantize(hf_name), dtype=np.float32).reshape(-1)

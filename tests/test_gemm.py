@@ -7,6 +7,7 @@ for the block types of the Gemma files, odd shapes and T = 1, 3, 17, 64.
   tests/test_kernels.py: max |y - ref| / max_r sum_i |W_ri| |x_i|;
 * each token's row of a batch equals the single-token (T = 1) result: no cross-talk.
 """
+import os
 import zlib
 
 import numpy as np
@@ -148,8 +149,17 @@ def test_gemm_rejects_bad_input():
         _core.gemm(np.ascontiguousarray(wb)[:2], "Q8_0", 4, 64, x, "act8")
 
 
-def test_gemm_blas_choice_reported():
-    assert isinstance(_core.gemm_uses_blas(), bool)
+def test_gemm_blas_choice_follows_build_and_kernel_set():
+    """The f32 gemm runs on OpenBLAS exactly when the build linked it and an AVX2 set is
+    selected; the portable set never does.  `make` installs libopenblas-dev, so a build from
+    the Makefile has it."""
+    linked = _core.cpu_info()["openblas"]
+    assert run_in("portable", _core.gemm_uses_blas) is False
+    for k in KERNEL_SETS[1:]:
+        assert run_in(k, _core.gemm_uses_blas) is linked, k
+    headers = ("/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h", "/usr/include/openblas/cblas.h")
+    if os.environ.get("GA_NO_OPENBLAS") is None and any(os.path.exists(h) for h in headers):
+        assert linked, "libopenblas-dev is installed but the build did not link OpenBLAS"
 
 
 EXP_REL_ERR = 5e-7  # AVX2 exp vs float64: 1.2e-7 (header of csrc/ga_ops_avx2.c)

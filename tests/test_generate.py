@@ -163,13 +163,23 @@ def test_bad_sampling_parameters(model, kw, match):
         model.generate("hi", **kw)
 
 
-def test_context_overflow(gemma_path):
+def test_context_full_returns_text_with_finish_length(gemma_path, model):
+    """Generation that fills the KV cache returns what it has, finish_reason "length", as
+    llama-cpp-python and the OpenAI API do; the tokens are the first ones a large context
+    gives.  A prompt longer than n_ctx is refused before any work."""
+    prompt = "The history of the Roman empire"
     with gemma_accel.load(gemma_path, n_ctx=16) as small:
-        with pytest.raises(ValueError, match="context"):
+        n_prompt = len(small.tokenize(prompt))
+        with pytest.raises(ValueError, match="exceeds the context"):
             small.generate("word " * 40, max_tokens=4)
-        with pytest.raises(ValueError, match="context"):
-            small.generate("Hello", max_tokens=64, temperature=0)
+        c = small.generate(prompt, max_tokens=64, temperature=0)
+        assert c.finish_reason == "length"
+        assert len(c.tokens) == 16 - n_prompt + 1  # the last sampled token needs no cache slot
+        assert c.text and c.text == small.detokenize(c.tokens)
+        pieces = small.generate(prompt, max_tokens=64, temperature=0, stream=True)
+        assert "".join(pieces) == c.text and pieces.completion.finish_reason == "length"
         assert small.generate("Hello", max_tokens=2, temperature=0).tokens  # still usable
+    assert model.generate(prompt, max_tokens=len(c.tokens), temperature=0).tokens == c.tokens
 
 
 def test_unknown_architecture():
@@ -235,11 +245,111 @@ def test_close_and_context_manager(gemma_path):
     m = gemma_accel.load(gemma_path, n_ctx=64)
     with m:
         assert m.generate("Hi", max_tokens=1, temperature=0).tokens
-    with pytest.raises(RuntimeError, match="closed"):
+    assert m.closed and "closed" in repr(m)
+    with pytest.raises(gemma_accel.ModelClosedError, match="closed"):
         m.generate("Hi", max_tokens=1)
     m.close()  # idempotent
 
 
+def _close_returns_promptly(m):
+    t0 = time.perf_counter()
+    done = threading.Event()
+    threading.Thread(target=lambda: (m.close(), done.set()), daemon=True).start()
+    assert done.wait(10), "Model.close() did not return"
+    return time.perf_counter() - t0
+
+
+def test_close_with_an_open_stream_in_the_same_thread(gemma_path):
+    """A loop that breaks out of a stream and then closes the model: close() returns, and the
+    stream's next step raises ModelClosedError instead of touching freed memory."""
+    m = gemma_accel.load(gemma_path, n_ctx=128)
+    s = m.generate("Once upon a time", max_tokens=32, temperature=0, stream=True)
+    first = next(iter(s))
+    assert first
+    t0 = time.perf_counter()
+    m.close()
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(gemma_accel.ModelClosedError, match="closed"):
+        for _ in s:
+            pass
+    with pytest.raises(gemma_accel.ModelClosedError):
+        m.generate("Hi", max_tokens=1)
+
+
+def test_close_from_another_thread_ends_a_running_stream(gemma_path):
+    """A keep-alive reaper closes the model from a timer thread while a stream is being iterated
+    on this one: close() returns promptly and the stream stops with ModelClosedError."""
+    m = gemma_accel.load(gemma_path, n_ctx=512)
+    s = m.generate("Write a long story about the sea.", max_tokens=400, temperature=0, stream=True)
+    got = [next(s)]
+    elapsed = {}
+    timer = threading.Timer(0.2, lambda: elapsed.setdefault("close", _close_returns_promptly(m)))
+    timer.start()
+    with pytest.raises(gemma_accel.ModelClosedError):
+        for piece in s:
+            got.append(piece)
+    timer.join()
+    assert elapsed["close"] < 5 and len(got) > 1
+
+
+def test_callers_waiting_for_their_turn_see_the_close(gemma_path):
+    """A thread waiting for the model while a stream holds it is released by close(), with
+    ModelClosedError, instead of waiting forever for a stream nobody iterates."""
+    m = gemma_accel.load(gemma_path, n_ctx=128)
+    s = m.generate("Hello", max_tokens=16, temperature=0, stream=True)
+    next(s)
+    outcome = []
+
+    def waiter():
+        try:
+            m.generate("Hi", max_tokens=2)
+            outcome.append("ran")
+        except gemma_accel.ModelClosedError as e:
+            outcome.append(e)
+
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.2)
+    assert th.is_alive() and not outcome  # waiting for its turn
+    assert _close_returns_promptly(m) < 5
+    th.join(10)
+    assert not th.is_alive() and isinstance(outcome[0], gemma_accel.ModelClosedError)
+    s.close()
+
+
+def test_core_close_waits_for_a_running_eval(gemma_path):
+    """_core.Model.close() while another thread is inside eval waits for it (no use after
+    free), a second concurrent eval is refused, and calls after close raise."""
+    m = gemma_accel.load(gemma_path, n_ctx=512)
+    core = m._core
+    ids = m.tokenize("The rain in Spain stays mainly in the plain. " * 30)[:500]
+    result = {}
+
+    def run():
+        try:
+            result["logits"] = core.eval(ids, logits="last")
+        except Exception as e:  # pragma: no cover - reported below
+            result["error"] = e
+
+    th = threading.Thread(target=run)
+    th.start()
+    time.sleep(0.05)
+    busy = None
+    if th.is_alive():
+        try:
+            core.eval([2], logits="last")
+        except RuntimeError as e:
+            busy = e
+    core.close()  # returns only after eval finished: under ASan a free under it would be reported
+    th.join()
+    assert "error" not in result and np.isfinite(result["logits"]).all()
+    assert busy is None or "busy" in str(busy)
+    with pytest.raises(gemma_accel.ModelClosedError):
+        core.eval([2])
+    m.close()
+
+
+@pytest.mark.slow
 def test_peak_rss_below_twice_the_file_size(gemma_path):
     # VmHWM is the new address space's own peak; ru_maxrss would carry over the
     # (large) pytest parent's peak across fork + exec

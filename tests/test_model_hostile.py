@@ -66,7 +66,16 @@ def test_the_tiny_file_itself_loads_and_generates(tmp_path):
         ids = m.tokenize("the cat sat")
         assert ids[0] == 2 and m.detokenize(ids[1:]) == "the cat sat"
         c = m.generate("the cat sat", max_tokens=4, temperature=0)
-        assert len(c.tokens) <= 4 and c.timings["prompt_tokens"] == len(ids)
+        assert c.timings["prompt_tokens"] == len(ids) and c.tokens
+        # greedy generation picks, at each step, the argmax of the full forward pass
+        seq = list(ids)
+        for t in c.tokens:
+            assert t == int(np.argmax(m.logits(seq)[-1])), (seq, t)
+            seq.append(t)
+        if c.finish_reason == "length":
+            assert len(c.tokens) == 4
+        else:  # it stopped on an end-of-generation token, which it does not return
+            assert c.finish_reason == "stop" and m.tokenizer.is_eog(int(np.argmax(m.logits(seq)[-1])))
 
 
 @pytest.mark.parametrize("md, ts, match", [

@@ -9,6 +9,7 @@ like the original GGUF (our tokenizer and llama.cpp's), run in llama.cpp with th
 same greedy tokens as in our engine, and keep the template.
 """
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from gemma_accel.tokenizer import Tokenizer
 sys.path.insert(0, str(Path(__file__).parent))
 from gguf_to_hf import convert  # noqa: E402
 from test_quantize_llama_cpp import PROMPT, _llama_cpp_logits  # noqa: E402
+
+# converts the real models to Hugging Face folders and quantizes them back: minutes
+pytestmark = pytest.mark.slow
 
 CORPUS = json.loads((Path(__file__).parent / "tokenizer_corpus.json").read_text())
 # Gemma's turn format behind a "Chat:" line, so that using it is told apart from the built-in format
@@ -83,6 +87,29 @@ def from_hf(request, hf_case, tmp_path_factory):
         dst = tmp_path_factory.mktemp("out") / f"{key[0]}-{key[1]}.gguf"
         _MADE[key] = dst, gemma_accel.quantize(hf_case[2], dst, profile=request.param, progress=False)
     return _MADE[key]
+
+
+def test_loaded_folder_uses_the_c_tokenizer_with_the_gguf_end_ids(hf_case):
+    """load(folder) tokenizes through the C tokenizer fed from tokenizer.json (no `tokenizers`
+    import), as the folder's tokenizer.json does, and stops on the same end-of-generation ids as
+    the original GGUF."""
+    from tokenizers import Tokenizer as HFTok
+    name, gguf_path, folder, _ = hf_case
+    hf = HFTok.from_file(str(folder / "tokenizer.json"))
+    with gemma_accel.load(gguf_path, n_ctx=64) as g, gemma_accel.load(folder, n_ctx=64) as h:
+        assert isinstance(h.tokenizer, Tokenizer)
+        assert h.tokenizer.eog_ids == g.tokenizer.eog_ids and h.tokenizer.eog_ids
+        assert (h.tokenizer.bos_id, h.tokenizer.eos_id, h.tokenizer.add_bos) == \
+            (g.tokenizer.bos_id, g.tokenizer.eos_id, g.tokenizer.add_bos)
+        bos = [g.tokenizer.bos_id] if g.tokenizer.add_bos else []
+        for s in CORPUS + [SPECIAL[name]]:
+            assert h.tokenize(s, special=True) == bos + hf.encode(s, add_special_tokens=False).ids, s
+        assert h.tokenize(SPECIAL[name], special=True) == g.tokenize(SPECIAL[name], special=True)
+    code = ("import sys, gemma_accel\n"
+            f"m = gemma_accel.load({str(folder)!r}, n_ctx=32)\n"
+            "assert m.generate('Hi', max_tokens=2, temperature=0).timings\n"
+            "assert 'tokenizers' not in sys.modules and 'transformers' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_tokenizer_matches_original(from_hf, hf_case):

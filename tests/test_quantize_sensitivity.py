@@ -16,6 +16,7 @@ from gemma_accel.perplexity import ReferenceLogprobs, evaluate
 TEXT = Path(__file__).parents[1] / "benchmarks" / "text" / "evaluation.txt"
 
 
+@pytest.mark.slow
 def test_predicted_kl_ranks_kinds_as_measured(gemma_path, tmp_path):
     """Every matrix at Q4_0 (the source's own grids are Q5_0/Q4_K/Q6_K/Q8_0, so this is a real loss):
     the kinds predicted most, middling and least sensitive measure in the same order in the engine
@@ -77,6 +78,7 @@ def test_llama_q4_k_m_recipe_is_llama_cpps(gemma_path):
             assert llama_q4_k_m(name, info.shape, name == "token_embd.weight", n_layer) == info.type, name
 
 
+@pytest.mark.slow
 def test_int4_balanced_within_q4_k_m_size(gemma_path, tmp_path):
     dst = tmp_path / "b.gguf"
     r = gemma_accel.quantize(gemma_path, dst, profile="int4-balanced", exclude_layers=(3,), progress=False)

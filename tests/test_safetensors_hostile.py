@@ -1,5 +1,6 @@
 """Malformed and hostile safetensors files: each must raise ModelFormatError
 naming the file and the problem, never crash, never raise anything else."""
+import math
 import os
 import random
 import struct
@@ -13,6 +14,10 @@ from gemma_accel import ModelFormatError, SafetensorsFile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from st_helpers import file_bytes, tensors_file, write  # noqa: E402
+
+# bytes per element of every safetensors dtype (the format's own table)
+ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2, "U16": 2,
+            "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8, "C64": 8}
 
 NAME = "bad.safetensors"
 
@@ -254,8 +259,22 @@ def test_fuzz_parser_in_memory():
     """The C parser straight on bytes objects: many more cases, no files."""
     good = valid_small_file()
     rng = random.Random(99)
+    outcomes = {"ok": 0, "error": 0}
     for _ in range(20000):
+        data = mutate(rng, good)
         try:
-            gemma_accel._core.safetensors_parse(mutate(rng, good), NAME)
-        except ModelFormatError:
-            pass
+            parsed = gemma_accel._core.safetensors_parse(data, NAME)
+        except ModelFormatError as e:
+            assert str(e).startswith(NAME + ": "), str(e)
+            outcomes["error"] += 1
+            continue
+        outcomes["ok"] += 1
+        # what parses is consistent: every tensor lies inside the data section, in order,
+        # and its byte count matches its dtype and shape
+        end = parsed["data_offset"]
+        assert parsed["data_offset"] == 8 + parsed["header_length"] <= len(data)
+        for name, dtype, shape, offset, nbytes in parsed["tensors"]:
+            assert end <= offset and offset + nbytes <= len(data), (name, offset, nbytes)
+            assert nbytes == math.prod(shape) * ITEMSIZE[dtype], (name, dtype, shape, nbytes)
+            end = offset + nbytes
+    assert outcomes["error"] > 10000 and outcomes["ok"] > 0, outcomes
