@@ -10,7 +10,7 @@ import pytest
 import gemma_accel
 from gemma_accel import GGUFFile
 
-from quant_helpers import llama_config, write_checkpoint
+from quant_helpers import llama_config, llama_shapes, write_checkpoint, write_safetensors
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +207,32 @@ def test_cli_quantize(tiny_hf, tmp_path):
     res = subprocess.run([sys.executable, "-m", "gemma_accel", "quantize", tiny_hf, str(dst), "-q"],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "exists" in res.stderr
+
+
+def test_unknown_hf_tensors_are_never_dropped_silently(tmp_path):
+    """A folder with a tensor nobody maps: load() and quantize() both raise ModelFormatError
+    naming it (and write nothing).  Tensors known to be outside the text decoder (a vision
+    tower, rotary buffers) are skipped, and such a folder loads and generates."""
+    cfg = llama_config()
+    shapes = llama_shapes(cfg)
+    extra_ok = {"model.vision_tower.patch_embed.weight": (8, 8),
+                "model.layers.0.self_attn.rotary_emb.inv_freq": (8,)}
+    folder = tmp_path / "ok"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    write_safetensors(folder / "model.safetensors", {**shapes, **extra_ok}, dtypes={
+        "model.layers.0.self_attn.rotary_emb.inv_freq": "F32"})
+    with gemma_accel.load(folder, n_ctx=16) as m:
+        assert m.logits([1, 2, 3]).shape == (3, cfg["vocab_size"])
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps(cfg))
+    unknown = {"model.layers.1.mlp.expert_gate.weight": (4, 64), "model.layers.0.self_attn.q_bias": (64,)}
+    write_safetensors(bad / "model.safetensors", {**shapes, **unknown})
+    for call in (lambda: gemma_accel.load(bad, n_ctx=16),
+                 lambda: gemma_accel.quantize(bad, tmp_path / "out.gguf", profile="q8_0", progress=False)):
+        with pytest.raises(gemma_accel.ModelFormatError, match="2 tensors") as e:
+            call()
+        assert all(name in str(e.value) for name in unknown), str(e.value)
+    assert not (tmp_path / "out.gguf").exists()
