@@ -1,4 +1,5 @@
-"""Builds the C extension gemma_accel._core from csrc/.
+"""Builds the C extension gemma_accel._core from csrc/ (one folder per layer: core, formats,
+quants, tokenizer, model, cpu, python; each folder is on the include path).
 
 Environment knobs:
   GA_SANITIZE=1   build with AddressSanitizer + UndefinedBehaviorSanitizer (make test-asan)
@@ -39,11 +40,12 @@ if os.environ.get("GA_SANITIZE"):
     cflags = [f for f in cflags if f != "-O3"] + ["-O1", "-g"] + san
     ldflags += san
 
+layers = sorted(d for d in glob.glob("csrc/*") if os.path.isdir(d))
 core = Extension(
     "gemma_accel._core",
-    sources=sorted(glob.glob("csrc/*.c")),
-    depends=sorted(glob.glob("csrc/*.h")),
-    include_dirs=[numpy.get_include(), "csrc"] + blas_inc,
+    sources=sorted(glob.glob("csrc/*/*.c")),
+    depends=sorted(glob.glob("csrc/*/*.h")),
+    include_dirs=[numpy.get_include()] + layers + blas_inc,
     libraries=blas_libs,
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + blas_macros,
     extra_compile_args=cflags,
