@@ -75,8 +75,8 @@ build: $(RUN_STAMP)
 # The reader and kernel tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 # against a separate sanitized copy of the package in build/asan.
 test-asan: build $(TEST_STAMP)
-	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/gemma_accel
-	cp gemma_accel/*.py gemma_accel/py.typed gemma_accel/*.txt $(ASAN_DIR)/gemma_accel/
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	tar -c --exclude='_core*.so' --exclude=__pycache__ gemma_accel | tar -x -C $(ASAN_DIR)
 	GA_SANITIZE=1 $(PY) setup.py -q build_ext --build-lib $(ASAN_DIR) --build-temp build/asan-tmp --force
 	cd $(ASAN_DIR) && PYTHONPATH=$(CURDIR)/$(ASAN_DIR) \
 	  LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \

@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import gemma_accel  # noqa: E402
-from gemma_accel.perplexity import ReferenceLogprobs, evaluate  # noqa: E402
+from gemma_accel.quantize.perplexity import ReferenceLogprobs, evaluate  # noqa: E402
 from quant_degrid import degrid  # noqa: E402
 
 KINDS = ("token_embd", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
@@ -76,9 +76,9 @@ def spearman(a, b) -> float:
 def sensitivity_check(source, work, eval_text, calib_text, out_dir):
     """Predicted (quant_sensitivity, calibration text) vs measured (engine, evaluation text) KL per
     tensor kind at int4-balanced's base types; returns the markdown section."""
-    from gemma_accel import calibration, quant_sensitivity as sens
-    from gemma_accel.quant_profiles import ladder
-    from gemma_accel.quant_source import open_source
+    from gemma_accel.quantize import calibration, sensitivity as sens
+    from gemma_accel.quantize.profiles import ladder, tensor_kind
+    from gemma_accel.quantize.source import open_source
     ref = ReferenceLogprobs(source, eval_text, n_ctx=512, max_chunks=2, path=work / "ref_sens.npy")
     with open_source(source) as src:
         base = {t.name: ladder("int4-balanced", t.row_len)[0].type for t in src.tensors if t.is_matrix}
@@ -89,7 +89,7 @@ def sensitivity_check(source, work, eval_text, calib_text, out_dir):
         t_measure = time.time() - t0
     rows = []
     for kind in KINDS:
-        pred = sum(s.kl_base for n, s in m.scores.items() if gemma_accel.quant_profiles.tensor_kind(n) == kind)
+        pred = sum(s.kl_base for n, s in m.scores.items() if tensor_kind(n) == kind)
         dst = work / f"sens-{kind}.gguf"
         gemma_accel.quantize(source, dst, profile="f32", type_overrides={kind: "Q4_K"}, overwrite=True,
                              progress=False)
@@ -101,7 +101,7 @@ def sensitivity_check(source, work, eval_text, calib_text, out_dir):
     text = ("# Measured sensitivity: predicted vs measured KL per tensor kind (Gemma 3 270M)\n\n"
             "Source: the de-gridded F32 source (benchmarks/quant_degrid.py).  Each row: that tensor kind in "
             "every layer at int4-balanced's base type (Q4_K, or Q5_0 where rows are not a multiple of 256), "
-            "everything else F32.  *Predicted*: the sum of gemma_accel.quant_sensitivity's per-tensor scores "
+            "everything else F32.  *Predicted*: the sum of gemma_accel.quantize.sensitivity's per-tensor scores "
             f"({sens.SCORE_TOKENS} tokens of benchmarks/text/calibration.txt, {m.n_rows} scored; "
             f"{t_measure:.1f} s for all {len(m.scores)} matrices).  *Measured*: mean KL divergence against the "
             "source in gemma_accel's engine on benchmarks/text/evaluation.txt (2 chunks of 512, second halves "

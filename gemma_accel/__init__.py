@@ -16,8 +16,7 @@ from .gguf_writer import GGUFWriter
 from .safetensors_file import SafetensorsFile, HFCheckpoint
 from . import block_formats, kernels
 from .model import Completion, CompletionStream, Model, load
-from .quantizer import OutputExistsError, QuantizeReport, quantize
-from .quant_profiles import PROFILES
+from .quantize import PROFILES, OutputExistsError, QuantizeReport, quantize
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

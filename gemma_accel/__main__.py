@@ -102,7 +102,7 @@ def cmd_quantize(args) -> int:
 
 
 def cmd_perplexity(args) -> int:
-    from gemma_accel.perplexity import evaluate
+    from gemma_accel.quantize.perplexity import evaluate
     with open(args.textfile, encoding="utf-8") as f:
         text = f.read()
     print(evaluate(args.model, text, reference=args.reference, n_ctx=args.n_ctx, max_chunks=args.chunks,

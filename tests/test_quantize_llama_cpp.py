@@ -42,8 +42,8 @@ def test_llama_cpp_runs_our_q4_0_and_agrees(q4_0_file):
 
 def test_calibration_forward_matches_engine(gemma_path):
     """The NumPy forward that awq-lite and mixed calibrate with predicts what the C engine does."""
-    from gemma_accel.calibration import Forward, tokenizer_of
-    from gemma_accel.quant_source import open_source
+    from gemma_accel.quantize.calibration import Forward, tokenizer_of
+    from gemma_accel.quantize.source import open_source
     with open_source(gemma_path) as src:
         ids = tokenizer_of(src).encode("The capital of France is Paris, and the capital of Italy is",
                                        add_bos=True)
@@ -60,7 +60,7 @@ def test_calibration_forward_matches_engine(gemma_path):
 def test_awq_lite_runs_in_llama_cpp_and_beats_q4_0(q4_0_file, gemma_path, tmp_path):
     """awq-lite writes plain GGUF (same types and size as q4_0, scales folded into the norms)
     that llama.cpp runs, with a lower KL divergence than q4_0 against the source."""
-    from gemma_accel.perplexity import evaluate
+    from gemma_accel.quantize.perplexity import evaluate
     from pathlib import Path
     text = (Path(__file__).parents[1] / "benchmarks" / "text" / "evaluation.txt").read_text()
     awq = tmp_path / "awq.gguf"

@@ -1,4 +1,4 @@
-"""Measured sensitivity (quant_sensitivity.py): its predicted KL ranks tensor kinds as the KL measured
+"""Measured sensitivity (quantize/sensitivity.py): its predicted KL ranks tensor kinds as the KL measured
 in the C engine does; the streamed KL equals a direct one; the budget choice; int4-balanced's budget
 is llama.cpp's Q4_K_M recipe, checked against the real Q4_K_M file llama.cpp wrote."""
 from pathlib import Path
@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import gemma_accel
-from gemma_accel import GGUFFile, quant_sensitivity as sens
-from gemma_accel.calibration import calibration_ids, calibration_text
-from gemma_accel.quant_profiles import llama_q4_k_m, tensor_kind
-from gemma_accel.quant_source import open_source
-from gemma_accel.perplexity import ReferenceLogprobs, evaluate
+from gemma_accel import GGUFFile
+from gemma_accel.quantize import sensitivity as sens
+from gemma_accel.quantize.calibration import calibration_ids, calibration_text
+from gemma_accel.quantize.profiles import llama_q4_k_m, tensor_kind
+from gemma_accel.quantize.source import open_source
+from gemma_accel.quantize.perplexity import ReferenceLogprobs, evaluate
 
 TEXT = Path(__file__).parents[1] / "benchmarks" / "text" / "evaluation.txt"
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from gemma_accel.quantizer import CHUNK_BYTES
+from gemma_accel.quantize.quantizer import CHUNK_BYTES
 
 from quant_helpers import llama_config, write_byte_tokenizer, write_checkpoint
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import block_formats
+from .. import block_formats
 from .calibration import Forward, head_name, load_layer
 
 SCORE_TOKENS = 512    # calibration tokens run through the model

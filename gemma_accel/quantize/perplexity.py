@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._core import Error
+from .._core import Error
 
 
 @dataclass
@@ -73,7 +73,7 @@ class ReferenceLogprobs:
 
     def __init__(self, model_path, text: str, *, n_ctx: int = 512, max_chunks=None, path=None,
                  n_threads=None):
-        from .model import load
+        from ..model import load
         with load(model_path, n_ctx=n_ctx, n_threads=n_threads) as ref:
             chunks = list(_chunks(ref, text, n_ctx, max_chunks))
             rows = n_ctx - n_ctx // 2 - 1
@@ -94,7 +94,7 @@ def evaluate(model_path, text: str, *, reference=None, n_ctx: int = 512, max_chu
              n_threads=None) -> PerplexityResult:
     """Perplexity of model_path on text; with reference (a model path or a
     ReferenceLogprobs), also mean KL(reference || model) and top-1 agreement."""
-    from .model import load
+    from ..model import load
     if reference is not None and not isinstance(reference, ReferenceLogprobs):
         reference = ReferenceLogprobs(reference, text, n_ctx=n_ctx, max_chunks=max_chunks,
                                       n_threads=n_threads)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .tensor_names import is_norm
+from ..tensor_names import is_norm
 
 #: Profiles quantize() accepts.  f32/f16/bf16 only convert (e.g. to make a source GGUF).
 PROFILES = ("q8_0", "q4_0", "q4_1", "q4_k", "int4-aggressive", "int4-balanced", "awq-lite", "mixed",
@@ -26,7 +26,7 @@ _BLOCK = {"Q4_0": 32, "Q4_1": 32, "Q5_0": 32, "Q5_1": 32, "Q8_0": 32, "Q4_K": 25
 _INT4_FALLBACK = {"Q4_K": "Q4_0"}  # 4-bit profiles stay at 4 bits when Q4_K does not fit
 
 #: int4-balanced and mixed store each matrix at a base type and promote those whose
-#: measured sensitivity (quant_sensitivity.py) saves the most KL divergence per extra
+#: measured sensitivity (quantize/sensitivity.py) saves the most KL divergence per extra
 #: byte, within a size budget: {profile: (base, promoted, fallbacks)} before row fitting.
 #: int4-balanced uses llama.cpp's Q4_K_M ladder (Q4_K -> Q6_K, falling back to Q5_0 -> Q8_0
 #: on rows that are not multiples of 256) and its budget is the size of llama.cpp's own

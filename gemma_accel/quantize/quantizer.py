@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import block_formats, gguf_metadata
-from ._core import Error
-from .gguf_writer import GGUFWriter
-from .quant_profiles import (LADDERS, PROFILES, TypeChoice, base_choice, file_type, fit, ladder, llama_q4_k_m,
+from .. import block_formats, gguf_metadata
+from .._core import Error
+from ..gguf_writer import GGUFWriter
+from .profiles import (LADDERS, PROFILES, TypeChoice, base_choice, file_type, fit, ladder, llama_q4_k_m,
                              tensor_kind)
-from .quant_source import layer_of, open_source
+from .source import layer_of, open_source
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +183,9 @@ def plan_types(src, profile: str, exclude: set, promote: set = frozenset()) -> d
 
 def _measured_promotions(source, profile: str, exclude: set, calibration, target_bpw):
     """int4-balanced / mixed: which matrices get the promoted type of their ladder, from
-    sensitivity measured on the calibration text (quant_sensitivity.py), within the budget:
+    sensitivity measured on the calibration text (quantize/sensitivity.py), within the budget:
     llama.cpp's Q4_K_M size for int4-balanced, target_bpw (default 5.0) for mixed."""
-    from . import calibration as calib, quant_sensitivity as sens
+    from . import calibration as calib, sensitivity as sens
     head = _head_name(source)
     plan = plan_types(source, profile, exclude)
     n_el = sum(t.n_elements for t in source.tensors)

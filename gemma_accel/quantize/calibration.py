@@ -1,6 +1,6 @@
 """Calibration: run text through the source model in NumPy and record what each matrix sees.
 
-    stats = collect(source, text)                 # source: quant_source.Source
+    stats = collect(source, text)                 # source: quantize.source.Source
     stats.mean_abs["blk.3.attn_q.weight"]        # per-input-channel mean |x|   (AWQ)
     stats.mean_sq["blk.3.attn_q.weight"]         # per-input-channel mean x^2   (sensitivity)
     stats.samples["blk.3.attn_q.weight"]         # (<=256, D) inputs of q/k/v, subsampled rows
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._core import Error
+from .._core import Error
 
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.txt")
 MAX_TOKENS = 1024   # calibration tokens used (one sequence)
@@ -51,11 +51,11 @@ class Stats:
 
 def tokenizer_of(source):
     if source.kind == "gguf":
-        from .tokenizer import Tokenizer
+        from ..tokenizer import Tokenizer
         if "tokenizer.ggml.tokens" not in source.metadata:
             raise Error(f"{source.path}: no tokenizer, so no calibration text can be encoded")
         return Tokenizer.from_gguf_metadata(source.metadata)
-    from .tokenizer import Tokenizer
+    from ..tokenizer import Tokenizer
     tok = Tokenizer.from_hf_folder(source.path, source.config, source.hparams["n_vocab"])
     if tok is None:
         raise Error(f"{source.path}: no tokenizer.json, so no calibration text can be encoded")

@@ -22,9 +22,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import _core, block_formats, hparams as hparams_mod
-from ._core import Error, ModelFormatError
-from .tensor_names import is_norm, map_hf_names
+from .. import _core, block_formats, hparams as hparams_mod
+from .._core import Error, ModelFormatError
+from ..tensor_names import is_norm, map_hf_names
 
 HF_FLOAT_DTYPES = ("F32", "F16", "BF16")
 _PAGE = mmap.PAGESIZE
@@ -149,7 +149,7 @@ class HFSource(Source):
     kind = "hf"
 
     def __init__(self, folder):
-        from .safetensors_file import HFCheckpoint
+        from ..safetensors_file import HFCheckpoint
         self.path = Path(folder)
         self.ckpt = HFCheckpoint(folder)  # checks config, index and shards
         try:
@@ -227,7 +227,7 @@ class GGUFSource(Source):
     kind = "gguf"
 
     def __init__(self, path):
-        from .gguf_file import GGUFFile
+        from ..gguf_file import GGUFFile
         self.path = Path(path)
         self.file = GGUFFile(path)
         try:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import block_formats
-from .quant_profiles import base_choice
+from .. import block_formats
+from .profiles import base_choice
 
 ALPHAS = tuple(i / 20 for i in range(20))
 GROUPS = (("attn_norm", ("attn_q", "attn_k", "attn_v")), ("ffn_norm", ("ffn_gate", "ffn_up")))
