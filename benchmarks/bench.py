@@ -450,9 +450,9 @@ def q4_0_bullet(results):
         f"into interleaved rows (REPACK in its CPU features) and runs int8 x Q4_0 GEMM/GEMV with AVX-512 "
         f"VNNI; it is its fastest format here (prefill {med(ll, 'prefill512_tps'):.0f} tok/s against "
         f"{med(results['Q4_K_M (default)']['llama.cpp'], 'prefill512_tps'):.0f} on Q4_K_M).  With the avx512 "
-        f"kernel set our prefill multiplies Q4_0 as 16-bit codes in the int16 GEMM (csrc/ga_gemm_q16.h), at "
+        f"kernel set our prefill multiplies Q4_0 as 16-bit codes in the int16 GEMM (csrc/cpu/ga_gemm_q16.h), at "
         f"the throughput of vpdpwssd, which does half the products of llama.cpp's int8 vpdpbusd: prefill stays "
-        f"near 1.0x here.  Decode runs on Q4_0 rows interleaved by 8 (csrc/ga_x8.h).  Without AVX-512 VNNI both "
+        f"near 1.0x here.  Decode runs on Q4_0 rows interleaved by 8 (csrc/cpu/ga_x8.h).  Without AVX-512 VNNI both "
         f"fall back to f32 sgemm and the AVX2 dual int8 kernels, and llama.cpp keeps the lead on this file."]
 
 
@@ -481,12 +481,12 @@ def analysis(profile, results, wbytes, bw, threads):
     return "\n".join([
         "### What limits each figure\n",
         f"- **Decode** ({dec:.2f}x llama.cpp in the exact default mode, {dec8:.2f}x with act_bits=8): the exact "
-        f"mode quantizes every activation block to 16-bit codes (csrc/ga_act16.h).  In the avx512 kernel set "
+        f"mode quantizes every activation block to 16-bit codes (csrc/cpu/ga_act16.h).  In the avx512 kernel set "
         f"(AVX-512 VL/BW/VNNI, 256-bit vectors): the Q5_0 layer weights (q, k, gate, up) are interleaved by 8 "
-        f"rows once at load (csrc/ga_q5_0x8.h, the same bytes again), so one vector lane is one row, vpdpbusd "
+        f"rows once at load (csrc/cpu/ga_x8.h, the same bytes again), so one vector lane is one row, vpdpbusd "
         f"multiplies 4 codes by 4 broadcast activation bytes and 8 rows' block sums meet their 8 scales in one "
         f"multiply-add (one thread, in cache: 32 GB/s of weights against 13 for the row kernel); Q4_0/Q8_0 rows "
-        f"multiply int16 codes (one vpmaddwd and one vpdpwssd per block, csrc/ga_vecdot_avx512.c); Q4_K/Q6_K "
+        f"multiply int16 codes (one vpmaddwd and one vpdpwssd per block, csrc/cpu/ga_vecdot_avx512.c); Q4_K/Q6_K "
         f"fold the sub-block scale into int16 codes (13 and 14 GB/s against 10 and 13 for the AVX2 dual "
         f"kernels).  Decode attention reads each cached key once for the query heads that share it and splits "
         f"the keys over the threads.  Per token that costs {tot16:.2f} ms against {tot8:.2f} ms for act_bits=8: "
@@ -501,7 +501,7 @@ def analysis(profile, results, wbytes, bw, threads):
         f"vs 15.6: this CPU splits them in two), scales of 8 blocks by gather (11.8-12.6), unsigned codes "
         f"(13.9).",
         f"- **Prefill** ({pre:.2f}x at 512 tokens): chunks of 4 tokens or more multiply Q4_0/Q5_0/Q8_0 weights "
-        f"in the int16 GEMM of the avx512 set (csrc/ga_gemm_q16.h: the same 16-bit codes as decode, one token "
+        f"in the int16 GEMM of the avx512 set (csrc/cpu/ga_gemm_q16.h: the same 16-bit codes as decode, one token "
         f"per int32 lane, weight code pairs broadcast into vpdpwssd; ~75 GMAC/s per thread against ~46 for "
         f"sgemm on dequantized tiles) and K-format weights in f32 (OpenBLAS sgemm on 1 MiB tiles dequantized "
         f"once per chunk).  The layer matmuls run at ~{gmacs:.0f} GMAC/s on {threads} threads "

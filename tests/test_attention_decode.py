@@ -1,4 +1,4 @@
-"""Decode attention with grouped queries (csrc/ga_attention.c ga_attention_group): the query
+"""Decode attention with grouped queries (csrc/cpu/ga_attention.c ga_attention_group): the query
 heads sharing one kv head read each key once, and long contexts split the keys over threads
 whose partial softmax states are merged.
 

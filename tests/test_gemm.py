@@ -1,4 +1,4 @@
-"""The model's matmul paths (csrc/ga_gemm.c, ga_matvec.c rows2, ga_vecdot_* dot2) one by one,
+"""The model's matmul paths (csrc/cpu/ga_gemm.c, ga_matvec.c rows2, ga_vecdot_* dot2) one by one,
 for the block types of the Gemma files, odd shapes and T = 1, 3, 17, 64.
 
 * act16 (int8 + int8 residual, fused dual kernels) against act16_unfused (two single dots, the
@@ -94,7 +94,7 @@ Q16_TYPES = ["Q4_0", "Q5_0", "Q8_0"]
 @pytest.mark.parametrize("name,rows,n,T", [c for c in cases() if c[0] in Q16_TYPES] +
                          [(t, 13, 2048, 45) for t in Q16_TYPES])
 def test_gemm_q16_matches_act16(name, rows, n, T):
-    """The prefill int16 GEMM (csrc/ga_gemm_q16.h) computes the act16 integer sums of every token:
+    """The prefill int16 GEMM (csrc/cpu/ga_gemm_q16.h) computes the act16 integer sums of every token:
     equal to the per-token act16 path up to float order, row and token tails included."""
     w, wbytes, x, ref = case_data("q16", name, rows, n, T)
     y = run_in("avx512", _core.gemm, wbytes, name, rows, n, x, "q16")
@@ -114,7 +114,7 @@ def test_gemm_q16_refuses_other_types():
 @pytest.mark.parametrize("name", ["Q4_0", "Q5_0"])
 @pytest.mark.parametrize("rows,n,T", [(8, 32, 1), (64, 640, 3), (2048, 640, 1), (24, 8192, 2)])
 def test_gemm_interleaved_matches_rows(name, rows, n, T):
-    """Decode on rows interleaved by 8 (csrc/ga_x8.h, the avx512 set's kernels; other sets run
+    """Decode on rows interleaved by 8 (csrc/cpu/ga_x8.h, the avx512 set's kernels; other sets run
     the row kernels on the original rows): the act16 and act8 integer sums of the portable
     definitions, up to float order."""
     w, wbytes, x, ref = case_data("x8", name, rows, n, T)
@@ -162,7 +162,7 @@ def test_gemm_blas_choice_follows_build_and_kernel_set():
         assert linked, "libopenblas-dev is installed but the build did not link OpenBLAS"
 
 
-EXP_REL_ERR = 5e-7  # AVX2 exp vs float64: 1.2e-7 (header of csrc/ga_ops_avx2.c)
+EXP_REL_ERR = 5e-7  # AVX2 exp vs float64: 1.2e-7 (header of csrc/cpu/ga_ops_avx2.c)
 
 
 def test_exp_f32_twins():

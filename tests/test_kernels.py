@@ -1,4 +1,4 @@
-"""Compute kernels (gemma_accel.kernels, csrc/ga_matvec.c, ga_vecdot_*.c, ga_ops*.c) against
+"""Compute kernels (gemma_accel.kernels, csrc/cpu/ga_matvec.c, ga_vecdot_*.c, ga_ops*.c) against
 NumPy float64 references, and the AVX2 twins against the portable ones.
 
 Error metrics (named bounds below, each a little above what was measured):
@@ -199,7 +199,7 @@ def _act16_blocks(raw, wtype, n):
 
 @pytest.mark.parametrize("wtype", ["Q8_0", "Q4_K"])
 def test_act16_split(wtype):
-    """act_bits=16 activations (csrc/ga_act16.h): the AVX2 and portable splits give the same
+    """act_bits=16 activations (csrc/cpu/ga_act16.h): the AVX2 and portable splits give the same
     bytes; hi, lo in [-127, 127]; hi's scale is exactly 256 lo's; 256 hi + lo reconstructs x
     to within 1.5 codes of 16-bit precision (one code more where lo would be -128)."""
     n = 1024

@@ -34,7 +34,7 @@ INTERLEAVED_MAX_DIFF = 0.1
                     reason="interleaved Q5_0 decode runs in the avx512 kernel set")
 def test_decode_on_interleaved_rows_matches_original_rows(gemma_path, monkeypatch):
     """The default file's Q5_0 layer weights run decode from an 8-row interleaved copy made at
-    load (csrc/ga_x8.h); GA_PACK=0 keeps the row kernels on the mapped file.  act_bits=16
+    load (csrc/cpu/ga_x8.h); GA_PACK=0 keeps the row kernels on the mapped file.  act_bits=16
     only: with int8 activations a float-order change alone (the avx2 against the avx512 row
     kernels) moves logits by 1.5, so act_bits=8 is checked at the kernel (test_gemm.py)."""
     out = {}

@@ -1,4 +1,4 @@
-"""Tokenizer (csrc/ga_tok*.c, gemma_accel.tokenizer) against llama.cpp on the real vocabularies.
+"""Tokenizer (csrc/tokenizer/ga_tok*.c, gemma_accel.tokenizer) against llama.cpp on the real vocabularies.
 
 The vocabulary is read with the `gguf` package; the reference is llama.cpp
 through llama-cpp-python (vocab_only), called through its C API so nothing
