@@ -15,7 +15,8 @@ def default_threads() -> int:
 
 def info() -> dict:
     """Return version, CPU features found, kernel set chosen (and those this CPU can run),
-    OpenBLAS yes/no and threads."""
+    OpenBLAS yes/no, the default thread count, and the worker threads of the process's one
+    pool, which every loaded model shares (0 when none is loaded)."""
     core = _core.cpu_info()
     return {
         "version": __version__,
@@ -24,4 +25,5 @@ def info() -> dict:
         "kernel_sets": core["kernel_sets"],
         "openblas": core["openblas"],
         "threads": default_threads(),
+        "pool_threads": core["pool_threads"],
     }

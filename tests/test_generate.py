@@ -349,6 +349,56 @@ def test_core_close_waits_for_a_running_eval(gemma_path):
     m.close()
 
 
+def test_models_share_the_process_thread_pool(model, gemma_path, smollm2_path):
+    """Loaded models share one set of worker threads: three more 2-thread models add no
+    threads to the process, a 3-thread model adds one worker, and two models generating at
+    once on two Python threads give the tokens each gives alone."""
+    def os_threads():
+        return len(os.listdir("/proc/self/task"))
+
+    gc.collect()  # models earlier tests dropped without close() give their handles back
+    base_workers, base_threads = gemma_accel.info()["pool_threads"], os_threads()
+    assert base_workers == model.n_threads - 1
+    others = [gemma_accel.load(p, n_ctx=256, n_threads=2) for p in (gemma_path, smollm2_path, gemma_path)]
+    try:
+        assert gemma_accel.info()["pool_threads"] == max(base_workers, 1)
+        assert os_threads() <= base_threads + max(0, 1 - base_workers)
+        with gemma_accel.load(smollm2_path, n_ctx=64, n_threads=3) as wide:
+            assert gemma_accel.info()["pool_threads"] == max(base_workers, 2)
+            assert wide.generate("Hi", max_tokens=3, temperature=0).tokens
+        prompts = {0: "The capital of France is", 1: "One, two, three,"}
+        alone = {i: others[i].generate(p, max_tokens=16, temperature=0).tokens for i, p in prompts.items()}
+        together, errors = {}, []
+
+        def run(i):
+            try:
+                for _ in range(3):
+                    together.setdefault(i, []).append(
+                        others[i].generate(prompts[i], max_tokens=16, temperature=0).tokens)
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in prompts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and all(together[i] == [alone[i]] * 3 for i in prompts)
+    finally:
+        for m in others:
+            m.close()
+    assert gemma_accel.info()["pool_threads"] == base_workers
+
+
+def test_pool_threads_end_with_the_last_model(gemma_path):
+    code = ("import gemma_accel\n"
+            f"m = gemma_accel.load({str(gemma_path)!r}, n_ctx=64, n_threads=3)\n"
+            "assert gemma_accel.info()['pool_threads'] == 2\n"
+            "m.close()\n"
+            "assert gemma_accel.info()['pool_threads'] == 0\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.slow
 def test_peak_rss_below_twice_the_file_size(gemma_path):
     # VmHWM is the new address space's own peak; ru_maxrss would carry over the

@@ -2,6 +2,7 @@
 #include "py_common.h"
 #include "ga_cpu.h"
 #include "ga_membw.h"
+#include "ga_threadpool.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GA_SANITIZED_BUILD Py_True
@@ -31,9 +32,9 @@ static PyObject *py_cpu_info(PyObject *self, PyObject *noargs) {
         Py_DECREF(name);
     }
     if (!feat || !sets) { Py_XDECREF(feat); Py_XDECREF(sets); return NULL; }
-    return Py_BuildValue("{s:N,s:s,s:N,s:O,s:O}", "cpu_features", feat,
+    return Py_BuildValue("{s:N,s:s,s:N,s:O,s:O,s:i}", "cpu_features", feat,
         "kernel_set", ga_kernel_set_name(ga_kernel_set_get()), "kernel_sets", sets,
-        "openblas", blas, "sanitized", GA_SANITIZED_BUILD);
+        "openblas", blas, "sanitized", GA_SANITIZED_BUILD, "pool_threads", ga_pool_threads_alive());
 }
 
 static PyObject *py_set_kernel_set(PyObject *self, PyObject *arg) {
