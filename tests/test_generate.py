@@ -390,13 +390,20 @@ def test_models_share_the_process_thread_pool(model, gemma_path, smollm2_path):
     assert gemma_accel.info()["pool_threads"] == base_workers
 
 
-def test_pool_threads_end_with_the_last_model(gemma_path):
+def test_pool_threads_end_with_the_last_model_and_restart(gemma_path):
+    """In a fresh process: the workers end with the last model; loading again makes new ones,
+    whose first run may be published before they start (once a deadlock).  A timeout turns a
+    hang into a failure."""
     code = ("import gemma_accel\n"
             f"m = gemma_accel.load({str(gemma_path)!r}, n_ctx=64, n_threads=3)\n"
             "assert gemma_accel.info()['pool_threads'] == 2\n"
             "m.close()\n"
+            "assert gemma_accel.info()['pool_threads'] == 0\n"
+            "for i in range(30):\n"
+            f"    with gemma_accel.load({str(gemma_path)!r}, n_ctx=32, n_threads=2 + i % 3) as m:\n"
+            "        assert m.generate('Hi', max_tokens=2, temperature=0).tokens\n"
             "assert gemma_accel.info()['pool_threads'] == 0\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 @pytest.mark.slow

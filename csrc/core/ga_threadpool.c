@@ -43,7 +43,9 @@ struct ga_pool {
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pool_core *g_core;
 
-typedef struct { pool_core *core; int ith; } worker_arg;
+/* seen: the generation when the worker was made (no run in flight then).  The thread may
+ * first run after the next run is published, so it must not read the generation itself. */
+typedef struct { pool_core *core; int ith; uint32_t seen; } worker_arg;
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,8 +57,8 @@ static void *worker_main(void *p) {
     worker_arg *arg = p;
     pool_core *c = arg->core;
     int ith = arg->ith;
+    uint32_t seen = arg->seen;
     free(arg);
-    uint32_t seen = (uint32_t)(atomic_load(&c->gen_nth) >> 32);
     int spin = 0; /* spin only after taking part in a run */
     for (;;) {
         uint64_t v;
@@ -127,6 +129,7 @@ static ga_status core_grow(pool_core *c, int n, ga_error *err) {
         if (!arg) return ga_fail(err, GA_ERR_NOMEM, "out of memory for worker thread %d", c->n);
         arg->core = c;
         arg->ith = c->n;
+        arg->seen = (uint32_t)(atomic_load(&c->gen_nth) >> 32);
         if (pthread_create(&c->threads[c->n], NULL, worker_main, arg) != 0) {
             free(arg);
             return ga_fail(err, GA_ERR_NOMEM, "could not start worker thread %d", c->n);
