@@ -3,8 +3,9 @@
 One Model owns one C forward pass (KV cache, scratch, threads) over weights
 mapped from the file.  Calls take turns: several threads may share a model and
 each waits its turn (a stream keeps its turn until it ends or is closed).
-close() never waits for an open stream: the stream fails at its next step.  During generation Python calls into C
-once per token (Model.step evaluates the token and samples the next).
+close() never waits for an open stream: the stream fails at its next step.
+During generation Python calls into C once per token (Model.step evaluates the
+token and samples the next).
 """
 import dataclasses
 import logging
