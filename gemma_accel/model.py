@@ -260,9 +260,7 @@ class Model:
                 break
             keep += 1
         keep = min(keep, len(ids) - 1)  # always evaluate one token to get its logits
-        # sliding-window layers keep a ring of window + n_batch positions, so the
-        # cache can only be rolled back by up to n_batch positions
-        if self.hparams["sliding_window"] and len(self._cached) - keep > self._core.n_batch:
+        if len(self._cached) - keep > self._core.max_rollback:  # a sliding-window ring wrapped
             keep = 0
         self._core.truncate(keep)
         self._cached = ids[:keep]

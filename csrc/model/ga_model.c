@@ -300,8 +300,22 @@ int ga_model_n_batch(const ga_model *m) { return m->n_batch; }
 const ga_hparams *ga_model_hparams(const ga_model *m) { return &m->hp; }
 uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->reserved; }
 
-void ga_model_truncate(ga_model *m, int n) {
-    if (n >= 0 && n < m->n_past) m->n_past = n;
+int ga_model_max_rollback(const ga_model *m) {
+    for (int l = 0; l < m->hp.n_layer; l++)
+        if (m->cache_len[l] < m->n_ctx && m->n_past > m->cache_len[l])
+            return m->n_batch < m->n_past ? m->n_batch : m->n_past;
+    return m->n_past;
+}
+
+ga_status ga_model_truncate(ga_model *m, int n, ga_error *err) {
+    if (n < 0 || n > m->n_past)
+        return ga_fail(err, GA_ERR_ARG, "cannot truncate to %d: %d positions cached", n, m->n_past);
+    if (n > 0 && m->n_past - n > ga_model_max_rollback(m))
+        return ga_fail(err, GA_ERR_ARG,
+                       "cannot roll back %d positions: the sliding-window layers keep the keys for a "
+                       "rollback of at most %d (truncate to 0 instead)", m->n_past - n, ga_model_max_rollback(m));
+    m->n_past = n;
+    return GA_OK;
 }
 
 

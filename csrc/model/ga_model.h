@@ -76,8 +76,13 @@ ga_status ga_model_eval(ga_model *m, const int32_t *tokens, int n, float *logits
                         ga_error *err);
 
 int ga_model_n_past(const ga_model *m);
-/* Forget cached positions >= n (n <= n_past). */
-void ga_model_truncate(ga_model *m, int n);
+/* How many cached positions can be forgotten so that evaluation continues exactly: all of
+ * them, unless a sliding-window layer's ring (window + n_batch slots) has wrapped, which
+ * keeps the keys a query needs only for a rollback of up to n_batch positions. */
+int ga_model_max_rollback(const ga_model *m);
+/* Forget cached positions >= n: refused (GA_ERR_ARG) for n outside 0..n_past and for a
+ * rollback past ga_model_max_rollback, except to 0 (an empty cache). */
+ga_status ga_model_truncate(ga_model *m, int n, ga_error *err);
 int ga_model_n_ctx(const ga_model *m);
 int ga_model_n_batch(const ga_model *m);
 const ga_hparams *ga_model_hparams(const ga_model *m);

@@ -458,14 +458,13 @@ static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
     if (enter_call(self) < 0) return NULL;
-    int n_past = ga_model_n_past(self->model);
-    if (n < 0 || n > n_past) {
-        leave_call(self);
-        return PyErr_Format(PyExc_ValueError, "cannot truncate to %ld: %d positions cached", n, n_past);
-    }
-    ga_model_truncate(self->model, (int)n);
-    self->has_logits = 0;
+    ga_error err;
+    ga_status st = n < 0 || n > INT32_MAX
+        ? ga_fail(&err, GA_ERR_ARG, "cannot truncate to %ld: %d positions cached", n, ga_model_n_past(self->model))
+        : ga_model_truncate(self->model, (int)n, &err);
+    if (st == GA_OK) self->has_logits = 0;
     leave_call(self);
+    if (st) return ga_py_raise(st, &err, NULL);
     Py_RETURN_NONE;
 }
 
@@ -507,6 +506,11 @@ static PyObject *Model_get_n_ctx(ModelObject *self, void *c) {
     if (check_open(self) < 0) return NULL;
     return PyLong_FromLong(ga_model_n_ctx(self->model));
 }
+static PyObject *Model_get_max_rollback(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromLong(ga_model_max_rollback(self->model));
+}
 static PyObject *Model_get_n_batch(ModelObject *self, void *c) {
     (void)c;
     if (check_open(self) < 0) return NULL;
@@ -543,6 +547,8 @@ static PyGetSetDef Model_getset[] = {
     {"n_past", (getter)Model_get_n_past, NULL, "positions in the KV cache", NULL},
     {"n_ctx", (getter)Model_get_n_ctx, NULL, "KV-cache capacity", NULL},
     {"n_batch", (getter)Model_get_n_batch, NULL, "most tokens per forward chunk", NULL},
+    {"max_rollback", (getter)Model_get_max_rollback, NULL,
+     "how many cached positions truncate() may forget (a wrapped sliding-window ring limits it)", NULL},
     {"reserved_bytes", (getter)Model_get_reserved, NULL, "bytes reserved for KV cache and scratch", NULL},
     {"closed", (getter)Model_get_closed, NULL, "True after close()", NULL},
     {NULL, NULL, NULL, NULL, NULL},
