@@ -49,8 +49,9 @@ venv: $(RUN_STAMP)
 
 # llama-cpp-python has no wheel on PyPI: build its sdist with build isolation (its
 # backend, scikit-build-core, comes from that isolated environment), once, for the
-# SIMD extensions of this CPU without AMX (scripts/llama-cmake-args.sh says why).
-$(LLAMA_WHEEL): pyproject.toml | $(RUN_STAMP)
+# SIMD extensions of this CPU without AMX (scripts/llama-cmake-args.sh says why).  The
+# stamp names the pin, so only a new pin builds again.
+$(LLAMA_WHEEL): | $(RUN_STAMP)
 	mkdir -p $(WHEELS)
 	@echo "building $(LLAMA_CPP_SPEC) from source into $(WHEELS) (several minutes, once per clone)"
 	CMAKE_ARGS="$$(bash scripts/llama-cmake-args.sh)" CMAKE_BUILD_PARALLEL_LEVEL=$(NPROC) \
