@@ -508,9 +508,16 @@ def test_matvec_releases_gil():
     assert inside > 100, f"only {inside} Python iterations ran during a {secs * 1e3:.1f} ms matvec"
 
     import re
-    pattern = re.compile(r"(a|aa)*c")
-    held, held_secs = _ticks_inside(lambda: pattern.fullmatch("a" * 28))
-    assert held_secs > 0.03 and held == 0, (held, held_secs)
+    pattern = re.compile(r"(a|aa)*c")  # backtracks ~1.6x longer per extra "a"
+    n = 20
+    while True:  # a subject that holds the GIL for at least 60 ms on this machine
+        t0 = time.perf_counter()
+        pattern.fullmatch("a" * n)
+        if time.perf_counter() - t0 > 0.06:
+            break
+        n += 1
+    held, held_secs = _ticks_inside(lambda: pattern.fullmatch("a" * n))
+    assert held_secs > 0.05 and held == 0, (held, held_secs)
 
 
 def test_matvec_is_thread_safe():
