@@ -188,23 +188,33 @@ def test_unknown_architecture():
         hparams.from_gguf({"general.architecture": "mamba"}, 100)
 
 
-def test_threads_share_a_model_safely(model):
-    prompts = ["One", "Two", "Three", "Four"]
-    expected = {p: model.generate(p, max_tokens=6, temperature=0).tokens for p in prompts}
-    results, errors = {}, []
+def _in_threads(fn, args):
+    """Runs fn(a) for every a at once, each on a thread of its own; returns what they raised."""
+    errors = []
 
-    def worker(p):
+    def guarded(a):
         try:
-            results[p] = model.generate(p, max_tokens=6, temperature=0).tokens
-        except Exception as exc:  # pragma: no cover - reported below
+            fn(a)
+        except Exception as exc:  # pragma: no cover - returned to the caller
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(p,)) for p in prompts]
+    threads = [threading.Thread(target=guarded, args=(a,)) for a in args]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors and results == expected
+    return errors
+
+
+def test_threads_share_a_model_safely(model):
+    prompts = ["One", "Two", "Three", "Four"]
+    expected = {p: model.generate(p, max_tokens=6, temperature=0).tokens for p in prompts}
+    results = {}
+
+    def worker(p):
+        results[p] = model.generate(p, max_tokens=6, temperature=0).tokens
+
+    assert not _in_threads(worker, prompts) and results == expected
 
 
 def test_open_stream_in_same_thread_raises_instead_of_deadlocking(model):
@@ -368,22 +378,14 @@ def test_models_share_the_process_thread_pool(model, gemma_path, smollm2_path):
             assert wide.generate("Hi", max_tokens=3, temperature=0).tokens
         prompts = {0: "The capital of France is", 1: "One, two, three,"}
         alone = {i: others[i].generate(p, max_tokens=16, temperature=0).tokens for i, p in prompts.items()}
-        together, errors = {}, []
+        together = {}
 
         def run(i):
-            try:
-                for _ in range(3):
-                    together.setdefault(i, []).append(
-                        others[i].generate(prompts[i], max_tokens=16, temperature=0).tokens)
-            except Exception as e:  # pragma: no cover - reported below
-                errors.append(e)
+            for _ in range(3):
+                c = others[i].generate(prompts[i], max_tokens=16, temperature=0)
+                together.setdefault(i, []).append(c.tokens)
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in prompts]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors and all(together[i] == [alone[i]] * 3 for i in prompts)
+        assert not _in_threads(run, prompts) and all(together[i] == [alone[i]] * 3 for i in prompts)
     finally:
         for m in others:
             m.close()
