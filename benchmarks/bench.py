@@ -35,8 +35,10 @@ ROOT = HERE.parent
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 sys.path.insert(0, str(ROOT))  # this checkout's gemma_accel, not an installed one
-LLAMA_CPP_SPEC = next(r for r in __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())
-                      ["project"]["optional-dependencies"]["test"] if r.startswith("llama-cpp-python"))
+sys.path.insert(0, str(ROOT / "scripts"))
+from extra_deps import requirements  # noqa: E402  (the one reader of pyproject's extras)
+
+LLAMA_CPP_SPEC = next(r for r in requirements("test") if r.startswith("llama-cpp-python"))
 CONTEXTS = (0, 512, 1024, 2048)  # decode tok/s measured after this many context tokens
 N_CTX = 4096
 PROMPT_LTFT = 16      # prompt tokens for load-to-first-token and the decode run
