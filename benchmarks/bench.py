@@ -137,6 +137,9 @@ def child_main(args):
     t_start = time.perf_counter()
     ids = json.loads(Path(args.ids).read_text())
     if args.engine == "ga":
+        if args.kernel_set:
+            from gemma_accel import _core
+            _core.set_kernel_set(args.kernel_set)
         eng = _GA(args.model, args.threads, args.act_bits)
     else:
         eng = _Llama(args.model, args.threads)
@@ -253,12 +256,17 @@ def weight_bytes_per_token(path):
         return total, types
 
 
+KERNEL_SET = None  # --kernel-set: gemma_accel's kernels forced to this set (default: the best runnable)
+
+
 def run_child(engine, act_bits, model, ids_path, threads, task):
     py = sys.executable if engine == "ga" else str(llama_python())
     cmd = [py, str(Path(__file__).resolve()), "--child", "--engine", engine, "--model", str(model),
            "--ids", str(ids_path), "--threads", str(threads), "--task", task]
     if act_bits:
         cmd += ["--act-bits", str(act_bits)]
+    if engine == "ga" and KERNEL_SET:
+        cmd += ["--kernel-set", KERNEL_SET]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", str(threads))
@@ -360,9 +368,13 @@ def main():
     ap.add_argument("--curve-runs", type=int, default=3)
     ap.add_argument("--files", default="default,q4_0,q8_0")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--kernel-set", help="force gemma_accel's kernel set (portable, avx2, avx512), "
+                    "e.g. avx2 on an AVX-512 machine to measure the AVX2 path")
     args = ap.parse_args()
     if args.child:
         return child_main(args)
+    global KERNEL_SET
+    KERNEL_SET = args.kernel_set
 
     t_begin = time.time()
     load_before = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
@@ -377,6 +389,8 @@ def main():
     llama_version += f"; its CPU features: `{llama_sysinfo}`" if llama_sysinfo else ""
     import gemma_accel
     from gemma_accel import _core
+    if KERNEL_SET:
+        _core.set_kernel_set(KERNEL_SET)  # also names the set in the report
     files = prepare_files([s.strip() for s in args.files.split(",") if s.strip()])
     ids = bench_ids()
     ids_path = CACHE / "bench_ids.json"
