@@ -78,9 +78,9 @@ def sensitivity_check(source, work, eval_text, calib_text, out_dir):
     tensor kind at int4-balanced's base types; returns the markdown section."""
     from gemma_accel.quantize import calibration, sensitivity as sens
     from gemma_accel.quantize.profiles import ladder, tensor_kind
-    from gemma_accel.quantize.source import open_source
+    from gemma_accel.checkpoint import open_checkpoint
     ref = ReferenceLogprobs(source, eval_text, n_ctx=512, max_chunks=2, path=work / "ref_sens.npy")
-    with open_source(source) as src:
+    with open_checkpoint(source) as src:
         base = {t.name: ladder("int4-balanced", t.row_len)[0].type for t in src.tensors if t.is_matrix}
         prom = {t.name: ladder("int4-balanced", t.row_len)[1].type for t in src.tensors if t.is_matrix}
         ids = calibration.calibration_ids(src, calib_text, sens.SCORE_TOKENS)

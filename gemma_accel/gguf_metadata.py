@@ -37,7 +37,7 @@ def from_gguf(metadata: dict, types: dict, file_type: int) -> list:
 
 
 def from_hf(source, file_type: int) -> list:
-    """[(key, value, type)] for an HFSource: architecture keys, then the tokenizer."""
+    """[(key, value, type)] for an HFFolderCheckpoint: architecture keys, then the tokenizer."""
     cfg, hp, arch = source.config, source.hparams, source.arch
     name = cfg.get("_name_or_path") or os.path.basename(os.path.normpath(str(source.path)))
     out = [("general.architecture", arch, "STRING"), ("general.name", str(name), "STRING")]

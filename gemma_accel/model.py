@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _core, hparams as hparams_mod, weights as weights_mod
+from . import _core
 from ._core import Error, ModelClosedError
 from .text_stream import TextAssembler
 
@@ -108,39 +108,23 @@ class Model:
 
     def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH,
                  act_bits=16):
-        from .gguf_file import GGUFFile
-        from .safetensors_file import HFCheckpoint
+        from .checkpoint import open_checkpoint
         from .info import default_threads
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if backend != "cpu":
-            raise Error(f"backend {backend!r} is not available in this build yet; use backend='cpu'")
         t0 = time.perf_counter()
         self._core = self._file = None
         self.path = Path(path)
-        self.backend = backend
+        self.backend = backend  # the one it runs on, once loaded
         self._turn = threading.Condition()
         self._owner = None  # thread id of the call whose turn it is
         self._closed = False
-        self._cached = []  # token ids whose keys/values are in the C model's cache
-        if self.path.is_dir():
-            self._file = HFCheckpoint(self.path)
-            self.hparams = hparams_mod.from_hf_config(self._file.config)
-            table = weights_mod.from_hf(self._file, self.hparams["arch_name"])
-            from .tokenizer import Tokenizer
-            self.tokenizer = Tokenizer.from_hf_folder(self.path, self._file.config, self.hparams["n_vocab"])
-            self.chat_template = _hf_chat_template(self._file)
-        else:
-            self._file = GGUFFile(self.path)
-            emb = self._file.tensors.get("token_embd.weight")
-            if emb is None:
-                raise hparams_mod.ModelFormatError(f"{self.path}: no token_embd.weight tensor")
-            self.hparams = hparams_mod.from_gguf(self._file.metadata, emb.shape[0])
-            table = weights_mod.from_gguf(self._file)
-            from .tokenizer import Tokenizer
-            self.tokenizer = Tokenizer.from_gguf_metadata(self._file.metadata)
-            self.chat_template = self._file.metadata.get("tokenizer.chat_template")
+        self._file = open_checkpoint(self.path)
+        self.hparams = self._file.hparams
+        table = self._file.weight_table()
+        self.tokenizer = self._file.tokenizer()
+        self.chat_template = self._file.chat_template
         hp = self.hparams
         if n_ctx is None:
             n_ctx = _default_n_ctx(hp)
@@ -154,7 +138,11 @@ class Model:
         if act_bits not in (8, 16):
             raise ValueError(f"act_bits must be 8 or 16, got {act_bits!r}")
         self.act_bits = act_bits
-        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits)
+        self._table = table  # the weight views, for more C models over the same file (tests, pools)
+        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits, backend=backend)
+        if self._core.fallback:  # the whole model runs on the CPU instead
+            log.warning("%s; running %s on the CPU", self._core.fallback, self.path.name)
+        self.backend = self._core.backend
         self.n_ctx = n_ctx
         self.n_vocab = hp["n_vocab"]
         self.load_s = time.perf_counter() - t0
@@ -195,7 +183,6 @@ class Model:
         """Forget the KV cache (the next call starts from an empty context)."""
         with self._acquire():
             self._core.truncate(0)
-            self._cached = []
 
     # ------------------------------------------------------------ tokens
     def tokenize(self, text, add_bos=True, special=False):
@@ -254,22 +241,14 @@ class Model:
         Returns how many tokens came from the cache."""
         if len(ids) > self.n_ctx:
             raise ValueError(f"prompt of {len(ids)} tokens exceeds the context of {self.n_ctx} tokens")
-        keep = 0
-        for a, b in zip(self._cached, ids):
-            if a != b:
-                break
-            keep += 1
-        keep = min(keep, len(ids) - 1)  # always evaluate one token to get its logits
-        if len(self._cached) - keep > self._core.max_rollback:  # a sliding-window ring wrapped
-            keep = 0
-        self._core.truncate(keep)
-        self._cached = ids[:keep]
+        # the C model keeps the cached prefix that ids share (all of it, unless the sliding
+        # window moved past the cut); one token is always evaluated, for its logits
+        keep = self._core.keep_prefix(ids, len(ids) - 1)
         n_batch = self._core.n_batch
         for start in range(keep, len(ids), n_batch):
             chunk = ids[start:start + n_batch]
             last = start + n_batch >= len(ids)
             self._core.eval(chunk, logits="last" if last else "none")
-            self._cached = ids[:start + len(chunk)]  # usable even if Ctrl-C lands between chunks
         return keep
 
     def logits(self, ids, *, last_n=None):
@@ -283,7 +262,6 @@ class Model:
         rows = len(ids) if last_n is None else max(1, min(int(last_n), len(ids)))
         with self._acquire():
             self._core.truncate(0)
-            self._cached = []
             out = np.empty((rows, self.n_vocab), dtype=np.float32)
             first_wanted = len(ids) - rows
             n_batch = self._core.n_batch
@@ -298,7 +276,6 @@ class Model:
                     block = self._core.eval(chunk, logits="all")
                     lo = max(start, first_wanted)
                     out[lo - first_wanted:end - first_wanted] = block[lo - start:]
-                self._cached = ids[:end]
             return out
 
     # ------------------------------------------------------------ generation
@@ -354,10 +331,9 @@ class Model:
                             break
                     if len(tokens) >= max_tokens:
                         break
-                    if len(self._cached) >= self.n_ctx:  # the KV cache is full: tok cannot be evaluated
+                    if self._core.n_past >= self.n_ctx:  # the KV cache is full: tok cannot be evaluated
                         break
                     tok = self._core.step(tok, sampler)
-                    self._cached.append(tokens[-1])
             tail = text.finish()
             if tail:
                 yield tail
@@ -396,14 +372,3 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16) -
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
     return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits)
-
-
-def _hf_chat_template(ckpt):
-    import json
-    p = Path(ckpt.folder) / "chat_template.jinja"
-    if p.is_file():
-        return p.read_text()
-    p = Path(ckpt.folder) / "tokenizer_config.json"
-    if p.is_file():
-        return json.loads(p.read_text()).get("chat_template")
-    return None

@@ -2,6 +2,7 @@
 errors, threads, Ctrl-C, memory."""
 import _thread
 import gc
+import logging
 import os
 import signal
 import subprocess
@@ -424,8 +425,20 @@ def test_peak_rss_below_twice_the_file_size(gemma_path):
     assert peak < 2 * size
 
 
-def test_load_default_model_and_backends(gemma_path):
+def test_load_default_model_and_backends(gemma_path, caplog):
     with pytest.raises(ValueError, match="backend"):
         gemma_accel.load(gemma_path, backend="tpu")
+    # a backend this build lacks runs the whole model on the CPU, with a warning saying why
+    for name in ("vulkan", "npu"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="gemma_accel"):
+            with gemma_accel.load(gemma_path, backend=name, n_ctx=128) as m:
+                assert m.backend == "cpu"
+                assert m._core.fallback == f"backend {name} is not built into this gemma_accel"
+                assert len(m.generate("The sky is", max_tokens=3, temperature=0).tokens) == 3
+        assert any(f"backend {name} is not built" in r.getMessage() and r.levelno == logging.WARNING
+                   for r in caplog.records)
+    with gemma_accel.load(gemma_path, n_ctx=128) as m:
+        assert m.backend == "cpu" and m._core.fallback is None
     with pytest.raises(FileNotFoundError):
         gemma_accel.load("/nonexistent/model.gguf")

@@ -51,10 +51,12 @@ def test_decode_on_interleaved_rows_matches_original_rows(gemma_path, monkeypatc
 
 
 def test_sliding_window_rollback_rule_is_enforced_in_c(gemma_path, smollm2_path):
-    """Gemma 3's sliding-window layers keep a ring of window + n_batch (512 + 256) positions.
-    Until it wraps any rollback is exact; after, the C model refuses one past n_batch (the keys
-    a query needs are gone) and allows truncate(0); a rollback within the rule continues as a
-    fresh evaluation does.  SmolLM2 has no window: every rollback is allowed."""
+    """Gemma 3's sliding-window layers give back the KV pages (128 positions) that fall out
+    of the window, keeping window + n_batch (512 + 256) positions.  Until a page goes any
+    rollback is exact; after, the C model refuses a rollback past max_rollback (at least
+    n_batch: the keys a query needs are gone) and allows truncate(0); a rollback to exactly
+    the limit continues as a fresh evaluation does.  SmolLM2 has no window: every rollback
+    is allowed."""
     with gemma_accel.load(gemma_path, n_ctx=2048) as m:
         core, B = m._core, m._core.n_batch
         ids = m.tokenize(TEXT * 40)[:1000]
@@ -62,13 +64,15 @@ def test_sliding_window_rollback_rule_is_enforced_in_c(gemma_path, smollm2_path)
         core.eval(ids[:700], logits="none")
         assert core.max_rollback == 700
         core.truncate(1)
-        core.eval(ids[1:1000], logits="none")  # 1000 > 768: the rings wrapped
-        assert core.max_rollback == B
-        with pytest.raises(ValueError, match="roll back 257 positions"):
-            core.truncate(1000 - B - 1)
+        core.eval(ids[1:1000], logits="none")  # 1000 > 768: the first page went
+        rb = core.max_rollback
+        # the first page kept starts at 128: a query at n needs keys from n - 511, so n >= 639
+        assert rb == 1000 - (128 + 512 - 1) and rb >= B
+        with pytest.raises(ValueError, match=f"roll back {rb + 1} positions"):
+            core.truncate(1000 - rb - 1)
         assert core.n_past == 1000
-        core.truncate(1000 - B)
-        resumed = core.eval(ids[1000 - B:], logits="last")
+        core.truncate(1000 - rb)
+        resumed = core.eval(ids[1000 - rb:], logits="last")
         fresh = m.logits(ids, last_n=1)[0]  # truncate(0) is always allowed
         assert np.abs(resumed - fresh).max() < MAX_ABS_DIFF and resumed.argmax() == fresh.argmax()
     with gemma_accel.load(smollm2_path, n_ctx=1024) as s:

@@ -43,8 +43,8 @@ def test_llama_cpp_runs_our_q4_0_and_agrees(q4_0_file):
 def test_calibration_forward_matches_engine(gemma_path):
     """The NumPy forward that awq-lite and mixed calibrate with predicts what the C engine does."""
     from gemma_accel.quantize.calibration import Forward, tokenizer_of
-    from gemma_accel.quantize.source import open_source
-    with open_source(gemma_path) as src:
+    from gemma_accel.checkpoint import open_checkpoint
+    with open_checkpoint(gemma_path) as src:
         ids = tokenizer_of(src).encode("The capital of France is Paris, and the capital of Italy is",
                                        add_bos=True)
         x = Forward(src).run(ids)

@@ -11,7 +11,7 @@ from gemma_accel import GGUFFile
 from gemma_accel.quantize import sensitivity as sens
 from gemma_accel.quantize.calibration import calibration_ids, calibration_text
 from gemma_accel.quantize.profiles import llama_q4_k_m, tensor_kind
-from gemma_accel.quantize.source import open_source
+from gemma_accel.checkpoint import open_checkpoint
 from gemma_accel.quantize.perplexity import ReferenceLogprobs, evaluate
 
 TEXT = Path(__file__).parents[1] / "benchmarks" / "text" / "evaluation.txt"
@@ -22,7 +22,7 @@ def test_predicted_kl_ranks_kinds_as_measured(gemma_path, tmp_path):
     """Every matrix at Q4_0 (the source's own grids are Q5_0/Q4_K/Q6_K/Q8_0, so this is a real loss):
     the kinds predicted most, middling and least sensitive measure in the same order in the engine
     (one kind at Q4_0, the rest Q8_0), and the prediction is within 3x of the measurement."""
-    with open_source(gemma_path) as src:
+    with open_checkpoint(gemma_path) as src:
         base = {t.name: "Q4_0" for t in src.tensors if t.is_matrix}
         prom = {n: "Q8_0" for n in base}
         ids = calibration_ids(src, calibration_text(None), 256)

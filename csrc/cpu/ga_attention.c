@@ -57,7 +57,7 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
         const int64_t n = a->last + 1 - p0 < GA_ATTN_CHUNK ? a->last + 1 - p0 : GA_ATTN_CHUNK;
         float chunk_max = -INFINITY;
         for (int64_t j = 0; j < n; j++) {
-            const float *k = a->k_cache + ((p0 + j) % a->ring) * a->stride;
+            const float *k = a->kv.k + ga_kv_row(&a->kv, p0 + j);
             float sc = ga_dot_f32(a->q, k, d) * a->scale;
             if (a->softcap > 0.0f) sc = a->softcap * tanhf(sc / a->softcap);
             scores[j] = sc;
@@ -72,7 +72,7 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
         for (int64_t j = 0; j < n; j++) {
             const float e = scores[j];
             run_sum += e;
-            ga_axpy_f32(acc, e, a->v_cache + ((p0 + j) % a->ring) * a->stride, d);
+            ga_axpy_f32(acc, e, a->kv.v + ga_kv_row(&a->kv, p0 + j), d);
         }
         run_max = new_max;
     }
@@ -81,11 +81,11 @@ void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {
 }
 
 #ifdef GA_HAVE_OPENBLAS
-/* keys from p0 in one chunk that does not wrap around the ring, up to last */
-static int64_t chunk_len(int64_t p0, int64_t last, int64_t ring) {
+/* keys from p0 up to last in one chunk that stays in one page (contiguous rows) */
+static int64_t chunk_len(const ga_kv_view *kv, int64_t p0, int64_t last) {
     int64_t n = last + 1 - p0;
     if (n > GA_ATTN_CHUNK) n = GA_ATTN_CHUNK;
-    if (n > ring - p0 % ring) n = ring - p0 % ring;
+    if (kv->pages && n > GA_ATTN_CHUNK - p0 % GA_ATTN_CHUNK) n = GA_ATTN_CHUNK - p0 % GA_ATTN_CHUNK;
     return n;
 }
 
@@ -130,10 +130,10 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
     int64_t first = a->window > 0 ? a->last0 - a->window + 1 : 0;
     if (first < 0) first = 0;
     for (int64_t p0 = first; p0 <= last;) {
-        const int64_t slot = p0 % a->ring, n = chunk_len(p0, last, a->ring);
-        const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
+        const int64_t row = ga_kv_row(&a->kv, p0), n = chunk_len(&a->kv, p0, last);
+        const float *K = a->kv.k + row, *V = a->kv.v + row;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)n, (int)d, a->scale, a->q,
-                    (int)a->q_stride, K, (int)a->stride, 0.0f, S, (int)n);
+                    (int)a->q_stride, K, (int)a->kv.stride, 0.0f, S, (int)n);
         for (int64_t i = 0; i < nq; i++) {
             float *row = S + i * n;
             const int64_t pos = a->last0 + i;
@@ -143,7 +143,7 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
             online_softmax_row(row, n, a->softcap, &mx[i], &sum[i], O + i * d, d);
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)n, 1.0f, S, (int)n, V,
-                    (int)a->stride, 1.0f, O, (int)d);
+                    (int)a->kv.stride, 1.0f, O, (int)d);
         p0 += n;
     }
     for (int64_t i = 0; i < nq; i++) {
@@ -179,14 +179,14 @@ void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, g
     for (int64_t g = 0; g < G; g++) { p->mx[g] = -INFINITY; p->sum[g] = 0.0f; }
     ga_blas_single_thread();
     for (int64_t p0 = a->first; p0 <= a->last;) {
-        const int64_t slot = p0 % a->ring, n = chunk_len(p0, a->last, a->ring);
-        const float *K = a->k_cache + slot * a->stride, *V = a->v_cache + slot * a->stride;
+        const int64_t row = ga_kv_row(&a->kv, p0), n = chunk_len(&a->kv, p0, a->last);
+        const float *K = a->kv.k + row, *V = a->kv.v + row;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)G, (int)n, (int)d, a->scale, a->q, (int)d, K,
-                    (int)a->stride, 0.0f, S, (int)n);
+                    (int)a->kv.stride, 0.0f, S, (int)n);
         for (int64_t g = 0; g < G; g++)
             online_softmax_row(S + g * n, n, a->softcap, &p->mx[g], &p->sum[g], p->o + g * d, d);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)G, (int)d, (int)n, 1.0f, S, (int)n, V,
-                    (int)a->stride, 1.0f, p->o, (int)d);
+                    (int)a->kv.stride, 1.0f, p->o, (int)d);
         p0 += n;
     }
 #else
@@ -194,8 +194,7 @@ void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, g
 #endif
 }
 
-void ga_attention_merge(const ga_attn_scratch *s, int n, int64_t hk, int G, float *out) {
-    const int64_t head_dim = s->head_dim;
+void ga_attention_merge(const ga_attn_scratch *s, int n, int64_t hk, int G, int64_t head_dim, float *out) {
     for (int g = 0; g < G; g++) {
         float mx = -INFINITY;
         for (int i = 0; i < n; i++) {

@@ -28,14 +28,26 @@ typedef struct {
     float *part; /* per thread, grouped decode: n_head partial states (ga_attn_partial) */
 } ga_attn_scratch;
 
+/* Where the keys and values of one kv head live: position p's row is at
+ * base + pages[p / GA_ATTN_CHUNK] * page_stride + (p % GA_ATTN_CHUNK) * stride, or
+ * base + p * stride when pages is NULL (one contiguous run). */
+typedef struct {
+    const float *k, *v;
+    const int32_t *pages;
+    int64_t stride, page_stride;
+} ga_kv_view;
+
+static inline int64_t ga_kv_row(const ga_kv_view *kv, int64_t p) {
+    return kv->pages ? kv->pages[p / GA_ATTN_CHUNK] * kv->page_stride + (p % GA_ATTN_CHUNK) * kv->stride
+                     : p * kv->stride;
+}
+
 typedef struct {
     const float *q;       /* [head_dim] */
     float *out;           /* [head_dim] */
-    const float *k_cache; /* slot s of this kv head at k_cache + s * stride */
-    const float *v_cache;
-    int64_t stride, head_dim;
+    ga_kv_view kv;
+    int64_t head_dim;
     int64_t first, last;  /* attend to positions first..last inclusive */
-    int64_t ring;         /* position p lives in slot p % ring */
     float scale, softcap; /* softcap 0 = none */
 } ga_attn_args;
 
@@ -55,11 +67,10 @@ typedef struct {
     const float *q;
     float *out;
     int64_t q_stride, out_stride;
-    const float *k_cache, *v_cache;
-    int64_t stride, head_dim;
+    ga_kv_view kv;
+    int64_t head_dim;
     int64_t last0, window;
     int nq;
-    int64_t ring;
     float scale, softcap;
 } ga_attn_block_args;
 int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith);
@@ -73,9 +84,9 @@ int ga_attention_block(const ga_attn_block_args *a, ga_attn_scratch *s, int ith)
  * kernel set, or for G > GA_ATTN_QBLOCK: then call ga_attention_one per head. */
 typedef struct {
     const float *q; /* G rows of head_dim, consecutive */
-    const float *k_cache, *v_cache;
-    int64_t stride, head_dim;
-    int64_t first, last, ring; /* first > last: no keys (an empty part) */
+    ga_kv_view kv;
+    int64_t head_dim;
+    int64_t first, last; /* first > last: no keys (an empty part) */
     int G;
     float scale, softcap;
 } ga_attn_group_args;
@@ -89,7 +100,7 @@ int ga_attention_group_available(int G);
 ga_attn_partial ga_attn_partial_at(const ga_attn_scratch *s, int ith, int64_t hk, int G);
 void ga_attention_group(const ga_attn_group_args *a, const ga_attn_partial *p, ga_attn_scratch *s, int ith);
 /* out[g * head_dim ...] = the attention output of kv head hk's group from the partial
- * states of threads 0..n_parts-1 */
-void ga_attention_merge(const ga_attn_scratch *s, int n_parts, int64_t hk, int G, float *out);
+ * states of threads 0..n_parts-1 (head_dim: the layer's, at most the scratch's) */
+void ga_attention_merge(const ga_attn_scratch *s, int n_parts, int64_t hk, int G, int64_t head_dim, float *out);
 
 #endif

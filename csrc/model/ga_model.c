@@ -1,70 +1,94 @@
-/* ga_model.c - model lifetime, KV cache, and the layer sequence of one chunk.
+/* ga_model.c - model lifetime, checks, sequences and the layer sequence of one chunk.
  *
- * One eval call runs a chunk of T <= n_batch tokens through every layer.  The
- * layer sequence below calls its ops only through m->ops (the backend table),
- * so another backend can plug in without touching this file.  Nothing is
- * allocated after ga_model_new().
+ * One chunk of T <= n_batch tokens (of one or several sequences) runs through
+ * every layer as a sequence of ops on the backend (ga_backend.h).  This file
+ * keeps positions, chunking, the KV cache's bookkeeping (ga_kv.h) and every
+ * check; it never touches activation or KV memory, which the backend owns.
+ * Nothing is allocated after ga_model_new().
  */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
-#include "ga_cpu.h"
-#include "ga_gemm.h"
-#include "ga_gemm_q16.h"
-#include "ga_matvec.h"
-#include "ga_model_impl.h"
-#include "ga_quants.h"
-#include "ga_types.h"
-#include "ga_x8.h"
+#include "ga_backend.h"
+#include "ga_kv.h"
+#include "ga_model.h"
 
-/* chunks of at least this many tokens use the f32 gemm on dequantized tiles: measured
- * faster than the integer dot products from here on (benchmarks/bench.py) */
-#define GA_GEMM_MIN_T 2
+const char *const ga_op_names[GA_OP_COUNT] = {
+    "get_rows", "rms_norm", "matmul", "qk_rope_store", "attention", "glu", "residual_add", "softcap", "kv_copy",
+};
+_Static_assert(GA_OP_COUNT == 9, "a new op needs its name in ga_op_names");
 
-int ga_act_family(int wtype) {
-    switch (ga_matvec_act_type(wtype)) {
-    case GA_TYPE_Q8_0: return ACT_Q8_0;
-    case GA_TYPE_Q8_K: return ACT_Q8_K;
-    case GA_TYPE_F32: return ACT_F32;
-    default: return -1;
-    }
-}
+const ga_backend_i *const ga_backends[] = {&ga_backend_cpu, NULL};
 
-/* ---------------------------------------------------------------- lifetime */
+/* op kinds timed when GA_PROFILE is set (ga_model_profile) */
+enum { PROF_EMBED, PROF_NORM, PROF_QKV, PROF_ROPE, PROF_ATTN, PROF_ATTN_OUT, PROF_RESIDUAL, PROF_GATE_UP,
+       PROF_MLP_ACT, PROF_DOWN, PROF_HEAD, PROF_N };
 
-static ga_status check_weight(const ga_weight *w, const char *what, int layer, int64_t rows,
+static const char *const prof_names[PROF_N] = {
+    "embed", "rms_norm", "matmul_qkv", "qk_norm_rope", "attention", "matmul_attn_out",
+    "residual_post_norm", "matmul_gate_up", "gelu_mul", "matmul_down", "output_head",
+};
+
+struct ga_model {
+    ga_hparams hp;
+    ga_weights w;
+    const ga_backend_i *bi;
+    ga_backend *be;
+    int n_ctx, n_seq, n_batch;
+    atomic_int busy;
+    ga_kv kv;
+    /* the backend's buffers: chunk activations [n_batch][widest], KV per storing layer, logits */
+    ga_buf x, xn, q, k, v, att, o, g, u, logits;
+    ga_buf kv_buf[GA_MAX_LAYERS];
+    int32_t *chunk_pos, *chunk_seq; /* ga_model_eval's chunk: positions, sequence 0 */
+    uint8_t *chunk_want;            /* ...and which rows' logits it wants */
+    int32_t *seq_next;              /* [n_seq] batch checks: each sequence's next position */
+    int32_t *seq_mark;              /* [n_seq] the chunk that last prepared each sequence */
+    int32_t chunk_serial;
+    char fallback[256];
+    int profile;                    /* GA_PROFILE set at creation: time every op */
+    double prof_s[PROF_N];
+    int64_t prof_tokens;
+};
+
+/* ------------------------------------------------------------------ checks */
+
+static ga_status check_weight(const ga_model *m, const ga_weight *w, const char *what, int layer, int64_t rows,
                               int64_t cols, ga_error *err) {
     if (!w->data) return ga_fail(err, GA_ERR_ARG, "layer %d: missing weight %s", layer, what);
     if (w->rows != rows || w->cols != cols)
         return ga_fail(err, GA_ERR_FORMAT, "layer %d: %s is %lldx%lld, expected %lldx%lld", layer,
                        what, (long long)w->rows, (long long)w->cols, (long long)rows, (long long)cols);
-    if (ga_act_family(w->type) < 0)
-        return ga_fail(err, GA_ERR_UNSUPPORTED, "layer %d: %s has type %d, which has no matmul kernel",
-                       layer, what, w->type);
+    if (!m->bi->supports(m->be, what[0] == 't' ? GA_OP_GET_ROWS : GA_OP_MATMUL, w->type))
+        return ga_fail(err, GA_ERR_UNSUPPORTED, "layer %d: %s has type %d, which backend %s cannot run", layer,
+                       what, w->type, m->bi->name);
     return GA_OK;
 }
 
-static ga_status check_weights(const ga_hparams *hp, const ga_weights *w, ga_error *err) {
-    const int64_t D = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim,
-                  KV = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff;
+static ga_status check_weights(const ga_model *m, ga_error *err) {
+    const ga_hparams *hp = &m->hp;
+    const ga_weights *w = &m->w;
+    const int64_t D = hp->n_embd;
     ga_status st;
-    if ((st = check_weight(&w->tok_embd, "token_embd", -1, hp->n_vocab, D, err))) return st;
-    if (!ga_can_dequantize(w->tok_embd.type))
-        return ga_fail(err, GA_ERR_UNSUPPORTED, "token_embd type %d cannot be decoded", w->tok_embd.type);
-    if ((st = check_weight(&w->output, "output", -1, hp->n_vocab, D, err))) return st;
+    if ((st = check_weight(m, &w->tok_embd, "token_embd", -1, hp->n_vocab, D, err))) return st;
+    if ((st = check_weight(m, &w->output, "output", -1, hp->n_vocab, D, err))) return st;
     if (!w->output_norm) return ga_fail(err, GA_ERR_ARG, "missing output_norm");
     for (int l = 0; l < hp->n_layer; l++) {
         const ga_layer_weights *L = &w->layers[l];
-        if ((st = check_weight(&L->wq, "attn_q", l, Q, D, err)) ||
-            (st = check_weight(&L->wk, "attn_k", l, KV, D, err)) ||
-            (st = check_weight(&L->wv, "attn_v", l, KV, D, err)) ||
-            (st = check_weight(&L->wo, "attn_output", l, D, Q, err)) ||
-            (st = check_weight(&L->gate, "ffn_gate", l, F, D, err)) ||
-            (st = check_weight(&L->up, "ffn_up", l, F, D, err)) ||
-            (st = check_weight(&L->down, "ffn_down", l, D, F, err)))
+        const ga_layer_hparams *lh = &hp->layer[l];
+        const int64_t Q = (int64_t)lh->n_head * lh->head_dim, KV = (int64_t)lh->n_head_kv * lh->head_dim,
+                      F = lh->n_ff;
+        if ((st = check_weight(m, &L->wq, "attn_q", l, Q, D, err)) ||
+            (lh->kv_from == l && (st = check_weight(m, &L->wk, "attn_k", l, KV, D, err))) ||
+            (lh->kv_from == l && (st = check_weight(m, &L->wv, "attn_v", l, KV, D, err))) ||
+            (st = check_weight(m, &L->wo, "attn_output", l, D, Q, err)) ||
+            (st = check_weight(m, &L->gate, "ffn_gate", l, F, D, err)) ||
+            (st = check_weight(m, &L->up, "ffn_up", l, F, D, err)) ||
+            (st = check_weight(m, &L->down, "ffn_down", l, D, F, err)))
             return st;
         if (!L->attn_norm || !L->ffn_norm) return ga_fail(err, GA_ERR_ARG, "layer %d: missing norms", l);
         if (hp->post_norms && (!L->post_attn_norm || !L->post_ffw_norm))
@@ -78,200 +102,164 @@ static ga_status check_weights(const ga_hparams *hp, const ga_weights *w, ga_err
 static ga_status check_hparams(const ga_hparams *hp, ga_error *err) {
     if (hp->n_layer < 1 || hp->n_layer > GA_MAX_LAYERS)
         return ga_fail(err, GA_ERR_FORMAT, "n_layer %d outside 1..%d", hp->n_layer, GA_MAX_LAYERS);
-    if (hp->n_embd < 1 || hp->n_head < 1 || hp->n_head_kv < 1 || hp->head_dim < 2 || hp->n_ff < 1 ||
-        hp->n_vocab < 1 || hp->head_dim % 2)
-        return ga_fail(err, GA_ERR_FORMAT, "invalid model dimensions");
-    if (hp->n_head % hp->n_head_kv)
-        return ga_fail(err, GA_ERR_FORMAT, "n_head %d is not a multiple of n_head_kv %d", hp->n_head,
-                       hp->n_head_kv);
-    if (hp->n_embd > (1 << 20) || hp->n_ff > (1 << 22) || hp->head_dim > 4096 || hp->n_head > 4096)
-        return ga_fail(err, GA_ERR_FORMAT, "model dimensions are implausibly large");
+    if (hp->n_embd < 1 || hp->n_vocab < 1 || hp->n_embd > (1 << 20))
+        return ga_fail(err, GA_ERR_FORMAT, "invalid model dimensions (n_embd %d, n_vocab %d)", hp->n_embd,
+                       hp->n_vocab);
+    if (hp->sliding_window < 0) return ga_fail(err, GA_ERR_FORMAT, "negative sliding window");
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ga_layer_hparams *lh = &hp->layer[l];
+        if (lh->n_head < 1 || lh->n_head_kv < 1 || lh->head_dim < 2 || lh->n_ff < 1 || lh->head_dim % 2)
+            return ga_fail(err, GA_ERR_FORMAT, "layer %d: invalid dimensions", l);
+        if (lh->n_ff > (1 << 22) || lh->head_dim > 4096 || lh->n_head > 4096)
+            return ga_fail(err, GA_ERR_FORMAT, "layer %d: dimensions are implausibly large", l);
+        if (lh->n_head % lh->n_head_kv)
+            return ga_fail(err, GA_ERR_FORMAT, "layer %d: n_head %d is not a multiple of n_head_kv %d", l,
+                           lh->n_head, lh->n_head_kv);
+        if (!(lh->rope_base > 0.0f) || !isfinite(lh->rope_base) || !isfinite(lh->rope_freq_scale))
+            return ga_fail(err, GA_ERR_FORMAT, "layer %d: invalid RoPE base or scale", l);
+        if (lh->kv_from < 0 || lh->kv_from > l)
+            return ga_fail(err, GA_ERR_FORMAT, "layer %d: reads the KV of layer %d (not an earlier layer)", l,
+                           lh->kv_from);
+        const ga_layer_hparams *src = &hp->layer[lh->kv_from];
+        if (lh->kv_from != l && (src->kv_from != lh->kv_from || src->n_head_kv != lh->n_head_kv ||
+                                 src->head_dim != lh->head_dim || src->swa != lh->swa))
+            return ga_fail(err, GA_ERR_FORMAT,
+                           "layer %d: cannot read the KV of layer %d (another shape, or not its own KV)", l,
+                           lh->kv_from);
+    }
     return GA_OK;
 }
 
-static void *alloc_floats(ga_model *m, int64_t n) {
-    m->reserved += (uint64_t)n * sizeof(float);
-    return calloc((size_t)n, sizeof(float)); /* large blocks are mmapped: untouched pages cost no RSS */
+/* ---------------------------------------------------------------- lifetime */
+
+static const ga_backend_i *find_backend(const char *name) {
+    for (int i = 0; ga_backends[i]; i++)
+        if (strcmp(ga_backends[i]->name, name) == 0) return ga_backends[i];
+    return NULL;
 }
 
-/* ------------------------------------------------------- interleaved copies */
-
-struct ga_pack_job {
-    ga_weight *w[7 * GA_MAX_LAYERS];
-    int n;
-};
-
-static void pack_part(void *p, int ith, int nth) {
-    const struct ga_pack_job *t = p;
-    for (int i = 0; i < t->n; i++) {
-        const ga_weight *w = t->w[i];
-        int64_t g0, g1;
-        ga_split(w->rows / GA_X8_ROWS, ith, nth, &g0, &g1);
-        ga_x8_pack(w->type, w->data, w->cols, g0, g1, (void *)w->packed);
-    }
-}
-
-/* Decode in the avx512 set runs Q4_0 and Q5_0 layer weights from an 8-row
- * interleaved copy (ga_x8.h): as many bytes again as those weights, in one arena
- * reserved here and filled on all threads when a row kernel first needs it
- * (ga_model_finish_packing).  GA_PACK=0 skips it.  0 when out of memory. */
-static int pack_weights(ga_model *m) {
-    const char *env = getenv("GA_PACK");
-    if ((env && strcmp(env, "0") == 0) || !ga_kernel_set_runnable(GA_KSET_AVX512)) return 1;
-    struct ga_pack_job *t = calloc(1, sizeof *t);
-    if (!t) return 0;
-    size_t total = 0;
-    for (int l = 0; l < m->hp.n_layer; l++) {
-        ga_layer_weights *L = &m->w.layers[l];
-        ga_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
-        for (int i = 0; i < 7; i++)
-            if (ga_x8_applies(lw[i]->type, lw[i]->rows, lw[i]->cols)) {
-                t->w[t->n++] = lw[i];
-                total += (ga_x8_bytes(lw[i]->type, lw[i]->rows, lw[i]->cols) + 63) & ~(size_t)63;
-            }
-    }
-    if (t->n == 0) { free(t); return 1; }
-    /* 2 MiB aligned so transparent huge pages can back it: fewer TLB misses */
-    if (posix_memalign(&m->packed_arena, (size_t)2 << 20, total) != 0) {
-        m->packed_arena = NULL;
-        free(t);
+/* every op the model runs, with the weight types it runs them on */
+static int backend_runs_model(const ga_backend_i *bi, const ga_backend *be, const ga_hparams *hp,
+                              const ga_weights *w, char *why, size_t why_len) {
+    static const ga_op plain[] = {GA_OP_RMS_NORM, GA_OP_QK_ROPE_STORE, GA_OP_ATTENTION, GA_OP_GLU,
+                                  GA_OP_RESIDUAL_ADD, GA_OP_SOFTCAP, GA_OP_KV_COPY};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (!bi->supports(be, plain[i], -1)) {
+            snprintf(why, why_len, "backend %s has no %s op", bi->name, ga_op_names[plain[i]]);
+            return 0;
+        }
+    if (!bi->supports(be, GA_OP_GET_ROWS, w->tok_embd.type) || !bi->supports(be, GA_OP_MATMUL, w->output.type)) {
+        snprintf(why, why_len, "backend %s cannot run the embedding or output types", bi->name);
         return 0;
     }
-#ifdef MADV_HUGEPAGE
-    madvise(m->packed_arena, total, MADV_HUGEPAGE);
-#endif
-    m->reserved += total;
-    uint8_t *p = m->packed_arena;
-    for (int i = 0; i < t->n; i++) {
-        t->w[i]->packed = p;
-        p += (ga_x8_bytes(t->w[i]->type, t->w[i]->rows, t->w[i]->cols) + 63) & ~(size_t)63;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ga_layer_weights *L = &w->layers[l];
+        const ga_weight *lw[7] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++)
+            if (lw[i]->data && !bi->supports(be, GA_OP_MATMUL, lw[i]->type)) {
+                snprintf(why, why_len, "backend %s has no matmul for weight type %d (layer %d)", bi->name,
+                         lw[i]->type, l);
+                return 0;
+            }
     }
-    m->pack_job = t;
-    m->pack_pending = 1;
     return 1;
 }
 
-void ga_model_finish_packing(ga_model *m) {
-    if (!m->pack_pending) return;
-    ga_pool_run(m->pool, pack_part, m->pack_job);
-    m->pack_pending = 0; /* the job stays until ga_model_free: nothing is freed mid-generation */
+static ga_status alloc_buffers(ga_model *m, ga_error *err) {
+    const ga_hparams *hp = &m->hp;
+    const int64_t B = m->n_batch, D = hp->n_embd;
+    int64_t Q = 0, KV = 0, F = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ga_layer_hparams *lh = &hp->layer[l];
+        if ((int64_t)lh->n_head * lh->head_dim > Q) Q = (int64_t)lh->n_head * lh->head_dim;
+        if ((int64_t)lh->n_head_kv * lh->head_dim > KV) KV = (int64_t)lh->n_head_kv * lh->head_dim;
+        if (lh->n_ff > F) F = lh->n_ff;
+    }
+    const ga_backend_i *bi = m->bi;
+    ga_status st;
+    struct { ga_buf *buf; int64_t width; } act[] = {
+        {&m->x, D}, {&m->xn, D}, {&m->q, Q}, {&m->k, KV}, {&m->v, KV}, {&m->att, Q}, {&m->o, D}, {&m->g, F}, {&m->u, F},
+    };
+    for (size_t i = 0; i < sizeof act / sizeof act[0]; i++)
+        if ((st = bi->alloc(m->be, GA_MEM_ACT, -1, B, act[i].width, act[i].buf, err))) return st;
+    if ((st = bi->alloc(m->be, GA_MEM_OUTPUT, -1, B, hp->n_vocab, &m->logits, err))) return st;
+    for (int l = 0; l < hp->n_layer; l++) {
+        m->kv_buf[l] = GA_BUF_NONE;
+        if (!m->kv.n_pages[l]) continue;
+        const ga_layer_hparams *lh = &hp->layer[l];
+        if ((st = bi->alloc(m->be, GA_MEM_KV, l, (int64_t)m->kv.n_pages[l] * GA_KV_PAGE,
+                            (int64_t)lh->n_head_kv * lh->head_dim, &m->kv_buf[l], err)))
+            return st;
+    }
+    return GA_OK;
 }
 
-ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int n_batch,
-                       int n_threads, int act_bits, ga_model **out, ga_error *err) {
+/* The backend's part of ga_model_new: init, checks, buffers, weights. */
+static ga_status start_backend(ga_model *m, const ga_backend_i *bi, const ga_model_params *p, ga_error *err) {
+    ga_backend_params bp = {.n_threads = p->n_threads, .act_bits = p->act_bits, .n_batch = m->n_batch,
+                            .budget_bytes = p->budget_bytes};
+    m->bi = bi;
+    ga_status st = bi->init(&bp, &m->hp, &m->be, err);
+    if (st) return st;
+    char why[200];
+    if (!backend_runs_model(bi, m->be, &m->hp, &m->w, why, sizeof why))
+        st = ga_fail(err, GA_ERR_UNSUPPORTED, "%s", why);
+    if (st || (st = check_weights(m, err)) || (st = alloc_buffers(m, err)) || (st = bi->load_weights(m->be, &m->w, err))) {
+        bi->free(m->be);
+        m->be = NULL;
+    }
+    return st;
+}
+
+ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, const ga_model_params *p, ga_model **out,
+                       ga_error *err) {
     ga_status st;
-    if ((st = check_hparams(hp, err)) || (st = check_weights(hp, w, err))) return st;
-    if (n_ctx < 1 || n_batch < 1)
-        return ga_fail(err, GA_ERR_ARG, "n_ctx and n_batch must be positive");
-    if (act_bits != 8 && act_bits != 16)
-        return ga_fail(err, GA_ERR_ARG, "act_bits must be 8 or 16, got %d", act_bits);
-    if (n_batch > n_ctx) n_batch = n_ctx;
+    if ((st = check_hparams(hp, err))) return st;
+    if (p->n_ctx < 1 || p->n_batch < 1 || p->n_seq < 1 || p->n_threads < 1)
+        return ga_fail(err, GA_ERR_ARG, "n_ctx, n_seq, n_batch and n_threads must be positive");
+    if (p->n_seq > 4096) return ga_fail(err, GA_ERR_ARG, "n_seq %d exceeds 4096", p->n_seq);
+    if (p->act_bits != 8 && p->act_bits != 16)
+        return ga_fail(err, GA_ERR_ARG, "act_bits must be 8 or 16, got %d", p->act_bits);
+    const char *want = p->backend && *p->backend ? p->backend : "cpu";
     ga_model *m = calloc(1, sizeof *m);
     if (!m) return ga_fail(err, GA_ERR_NOMEM, "out of memory");
-    m->ops = &ga_backend_cpu;
     m->hp = *hp;
     m->w = *w;
-    m->n_ctx = n_ctx;
-    m->n_batch = n_batch;
+    m->n_ctx = p->n_ctx;
+    m->n_seq = p->n_seq;
+    m->n_batch = p->n_batch < p->n_ctx ? p->n_batch : p->n_ctx;
     const char *prof = getenv("GA_PROFILE");
     m->profile = prof && *prof && strcmp(prof, "0") != 0;
-    if ((st = ga_pool_new(n_threads, &m->pool, err))) { free(m); return st; }
-
-    const int64_t D = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim,
-                  KV = (int64_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff, B = n_batch;
-    int ok = 1;
-    for (int l = 0; l < hp->n_layer; l++) {
-        int len = n_ctx;
-        /* a ring of window + n_batch slots keeps every key a chunk's queries can see */
-        if (hp->layer_swa[l] && hp->sliding_window > 0 && (int64_t)hp->sliding_window + B < n_ctx)
-            len = hp->sliding_window + (int)B;
-        m->cache_len[l] = len;
-        ok &= (m->k_cache[l] = alloc_floats(m, (int64_t)len * KV)) != NULL;
-        ok &= (m->v_cache[l] = alloc_floats(m, (int64_t)len * KV)) != NULL;
-    }
-    ok &= (m->x = alloc_floats(m, B * D)) != NULL;
-    ok &= (m->xn = alloc_floats(m, B * D)) != NULL;
-    ok &= (m->q = alloc_floats(m, B * Q)) != NULL;
-    ok &= (m->k = alloc_floats(m, B * KV)) != NULL;
-    ok &= (m->v = alloc_floats(m, B * KV)) != NULL;
-    ok &= (m->att = alloc_floats(m, B * Q)) != NULL;
-    ok &= (m->o = alloc_floats(m, B * D)) != NULL;
-    ok &= (m->g = alloc_floats(m, B * F)) != NULL;
-    ok &= (m->u = alloc_floats(m, B * F)) != NULL;
-    /* activation buffers: the widest input any weight of each family takes */
-    const ga_weight *all[7 * GA_MAX_LAYERS + 1];
-    int n_all = 0;
-    all[n_all++] = &m->w.output;
-    for (int l = 0; l < hp->n_layer; l++) {
-        ga_layer_weights *L = &m->w.layers[l];
-        all[n_all++] = &L->wq; all[n_all++] = &L->wk; all[n_all++] = &L->wv;
-        all[n_all++] = &L->wo; all[n_all++] = &L->gate; all[n_all++] = &L->up;
-        all[n_all++] = &L->down;
-    }
-    for (int i = 0; i < n_all; i++) {
-        if (all[i]->cols > m->max_cols) m->max_cols = all[i]->cols;
-        if (all[i]->rows > m->max_rows) m->max_rows = all[i]->rows;
-        int fam = ga_act_family(all[i]->type);
-        size_t size = ga_matvec_act_size(all[i]->type, all[i]->cols);
-        size = (size + 63) & ~(size_t)63;
-        if (size > m->act_stride[fam]) m->act_stride[fam] = size;
-        size = (ga_matvec_act_res_size(all[i]->type, all[i]->cols) + 63) & ~(size_t)63;
-        if (size > m->act_res_stride[fam]) m->act_res_stride[fam] = size;
-    }
-    for (int f = 0; f < ACT_FAMILIES && ok; f++) {
-        if (!m->act_stride[f]) continue;
-        m->act[f] = calloc((size_t)B, m->act_stride[f]);
-        m->reserved += (uint64_t)B * m->act_stride[f];
-        ok &= m->act[f] != NULL;
-        if (f != ACT_F32 && act_bits == 16) {
-            m->act_res[f] = calloc((size_t)B, m->act_res_stride[f]);
-            m->reserved += (uint64_t)B * m->act_res_stride[f];
-            ok &= m->act_res[f] != NULL;
-        }
-    }
-    if (ok && ga_attn_scratch_init(&m->attn, n_threads, hp->n_head, hp->head_dim) != GA_OK) ok = 0;
-    /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk,
-     * GA_GEMM=f32 takes the f32 tiles from 2 tokens on; by default from GA_GEMM_MIN_T */
-    const char *rp = getenv("GA_ROPE");
-    m->rope_tables = hp->rope_neox && !(rp && strcmp(rp, "direct") == 0);
-    m->rope_key_pos[0] = m->rope_key_pos[1] = -1;
-    if (m->rope_tables) {
-        ok &= (m->rope_cos = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
-        ok &= (m->rope_sin = alloc_floats(m, 2 * B * (hp->head_dim / 2))) != NULL;
-    }
-    const char *at = getenv("GA_ATTN");
-    m->attn_blocked = !(at && strcmp(at, "one") == 0);
-    const char *fz = getenv("GA_FUSED");
-    m->fused_dot2 = !(fz && strcmp(fz, "0") == 0);
-    const char *gm = getenv("GA_GEMM");
-    m->gemm_min_t = GA_GEMM_MIN_T;
-    if (gm && strcmp(gm, "int") == 0) m->gemm_min_t = 0;
-    else if (gm && strcmp(gm, "f32") == 0) m->gemm_min_t = 2;
-    if (m->gemm_min_t > 0 && n_batch >= m->gemm_min_t) {
-        m->gemm_scratch_stride = (ga_gemm_scratch_floats(m->max_cols) + 15) & ~(int64_t)15;
-        ok &= (m->gemm_scratch = alloc_floats(m, (int64_t)n_threads * m->gemm_scratch_stride)) != NULL;
-    }
-    /* the int16 GEMM's buffers, wherever the CPU could run it (the kernel set may change later) */
-    int64_t q16_cols = 0;
-    for (int i = 0; i < n_all; i++)
-        if (ga_gemm_q16_type(all[i]->type) && all[i]->cols > q16_cols)
-            q16_cols = all[i]->cols;
-    if (ok && q16_cols && ga_kernel_set_runnable(GA_KSET_AVX512) && !(gm && strcmp(gm, "f32") == 0) &&
-        n_batch >= GA_GEMM_Q16_MIN_T) {
-        const size_t x2 = (ga_gemm_q16_x2_bytes(q16_cols, B) + 63) & ~(size_t)63;
-        const size_t dx = (ga_gemm_q16_dx_bytes(q16_cols, B) + 63) & ~(size_t)63;
-        m->q16_scratch_stride = (ga_gemm_q16_scratch_bytes(q16_cols) + 63) & ~(size_t)63;
-        m->q16_x2 = aligned_alloc(64, x2);
-        m->q16_dx = aligned_alloc(64, dx);
-        m->q16_scratch = aligned_alloc(64, (size_t)n_threads * m->q16_scratch_stride);
-        m->reserved += x2 + dx + (size_t)n_threads * m->q16_scratch_stride;
-        ok &= m->q16_x2 && m->q16_dx && m->q16_scratch;
-    }
-    m->reserved += ga_attn_scratch_bytes(&m->attn);
-    if (ok) ok = pack_weights(m);
-    if (!ok) {
+    uint8_t owns[GA_MAX_LAYERS];
+    for (int l = 0; l < hp->n_layer; l++) owns[l] = hp->layer[l].kv_from == l;
+    m->chunk_pos = malloc((size_t)m->n_batch * sizeof(int32_t));
+    m->chunk_seq = calloc((size_t)m->n_batch, sizeof(int32_t));
+    m->chunk_want = calloc((size_t)m->n_batch, 1);
+    m->seq_next = malloc((size_t)m->n_seq * sizeof(int32_t));
+    m->seq_mark = calloc((size_t)m->n_seq, sizeof(int32_t));
+    if (!m->chunk_pos || !m->chunk_seq || !m->chunk_want || !m->seq_next || !m->seq_mark) {
         ga_model_free(m);
-        return ga_fail(err, GA_ERR_NOMEM, "out of memory for the KV cache and scratch (n_ctx %d)", n_ctx);
+        return ga_fail(err, GA_ERR_NOMEM, "out of memory");
+    }
+    if ((st = ga_kv_init(&m->kv, hp, owns, m->n_ctx, m->n_seq, m->n_batch, err))) {
+        ga_model_free(m);
+        return st;
+    }
+    const ga_backend_i *bi = find_backend(want);
+    if (!bi) {
+        snprintf(m->fallback, sizeof m->fallback, "backend %s is not built into this gemma_accel", want);
+    } else if (bi != &ga_backend_cpu) {
+        if ((st = start_backend(m, bi, p, err)) == GA_OK) {
+            *out = m;
+            return GA_OK;
+        }
+        /* the whole model moves to the CPU, never op by op */
+        snprintf(m->fallback, sizeof m->fallback, "backend %s cannot run this model: %s", want, err->msg);
+    }
+    bi = &ga_backend_cpu;
+    if ((st = start_backend(m, bi, p, err))) {
+        ga_model_free(m);
+        return st;
     }
     *out = m;
     return GA_OK;
@@ -279,71 +267,90 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, int n_ctx, int
 
 void ga_model_free(ga_model *m) {
     if (!m) return;
-    ga_pool_free(m->pool);
-    for (int l = 0; l < GA_MAX_LAYERS; l++) { free(m->k_cache[l]); free(m->v_cache[l]); }
-    free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v);
-    free(m->att); free(m->o); free(m->g); free(m->u);
-    for (int f = 0; f < ACT_FAMILIES; f++) { free(m->act[f]); free(m->act_res[f]); }
-    free(m->gemm_scratch);
-    free(m->q16_x2); free(m->q16_dx); free(m->q16_scratch);
-    free(m->rope_cos);
-    free(m->rope_sin);
-    ga_attn_scratch_free(&m->attn);
-    free(m->packed_arena);
-    free(m->pack_job);
+    if (m->be) m->bi->free(m->be);
+    ga_kv_free(&m->kv);
+    free(m->chunk_pos);
+    free(m->chunk_seq);
+    free(m->chunk_want);
+    free(m->seq_next);
+    free(m->seq_mark);
     free(m);
 }
 
-int ga_model_n_past(const ga_model *m) { return m->n_past; }
 int ga_model_n_ctx(const ga_model *m) { return m->n_ctx; }
+int ga_model_n_seq(const ga_model *m) { return m->n_seq; }
 int ga_model_n_batch(const ga_model *m) { return m->n_batch; }
 const ga_hparams *ga_model_hparams(const ga_model *m) { return &m->hp; }
-uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->reserved; }
+const char *ga_model_backend(const ga_model *m) { return m->bi->name; }
+const char *ga_model_fallback(const ga_model *m) { return m->fallback; }
+uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->bi->reserved_bytes(m->be); }
 
-int ga_model_max_rollback(const ga_model *m) {
-    for (int l = 0; l < m->hp.n_layer; l++)
-        if (m->cache_len[l] < m->n_ctx && m->n_past > m->cache_len[l])
-            return m->n_batch < m->n_past ? m->n_batch : m->n_past;
-    return m->n_past;
+/* --------------------------------------------------------------- sequences */
+
+static int seq_ok(const ga_model *m, int seq) { return seq >= 0 && seq < m->n_seq; }
+
+int ga_model_seq_n_past(const ga_model *m, int seq) { return seq_ok(m, seq) ? m->kv.n_past[seq] : 0; }
+int ga_model_seq_max_rollback(const ga_model *m, int seq) { return seq_ok(m, seq) ? ga_kv_max_rollback(&m->kv, seq) : 0; }
+
+/* Sequence calls refuse to run while an eval runs (they change what it reads). */
+static ga_status enter(ga_model *m, int seq, ga_error *err) {
+    if (!seq_ok(m, seq)) return ga_fail(err, GA_ERR_ARG, "sequence %d is outside 0..%d", seq, m->n_seq - 1);
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&m->busy, &expected, 1))
+        return ga_fail(err, GA_ERR_ARG, "the model is already evaluating on another thread");
+    return GA_OK;
 }
 
-ga_status ga_model_truncate(ga_model *m, int n, ga_error *err) {
-    if (n < 0 || n > m->n_past)
-        return ga_fail(err, GA_ERR_ARG, "cannot truncate to %d: %d positions cached", n, m->n_past);
-    if (n > 0 && m->n_past - n > ga_model_max_rollback(m))
+static ga_status truncate_locked(ga_model *m, int seq, int n, ga_error *err) {
+    const int n_past = m->kv.n_past[seq];
+    if (n < 0 || n > n_past)
+        return ga_fail(err, GA_ERR_ARG, "cannot truncate to %d: %d positions cached", n, n_past);
+    const int rb = ga_kv_max_rollback(&m->kv, seq);
+    if (n > 0 && n_past - n > rb)
         return ga_fail(err, GA_ERR_ARG,
                        "cannot roll back %d positions: the sliding-window layers keep the keys for a "
-                       "rollback of at most %d (truncate to 0 instead)", m->n_past - n, ga_model_max_rollback(m));
-    m->n_past = n;
+                       "rollback of at most %d (truncate to 0 instead)", n_past - n, rb);
+    ga_kv_truncate(&m->kv, seq, n);
     return GA_OK;
 }
 
+ga_status ga_model_seq_truncate(ga_model *m, int seq, int n, ga_error *err) {
+    ga_status st = enter(m, seq, err);
+    if (st) return st;
+    st = truncate_locked(m, seq, n, err);
+    atomic_store(&m->busy, 0);
+    return st;
+}
 
-/* ------------------------------------------------------------------- eval */
+ga_status ga_model_seq_keep_prefix(ga_model *m, int seq, const int32_t *tokens, int n, int max_keep, int *kept,
+                                   ga_error *err) {
+    ga_status st = enter(m, seq, err);
+    if (st) return st;
+    const int n_past = m->kv.n_past[seq];
+    const int32_t *cached = m->kv.tokens + (int64_t)seq * m->n_ctx;
+    int keep = 0;
+    while (keep < n && keep < n_past && keep < max_keep && cached[keep] == tokens[keep]) keep++;
+    if (n_past - keep > ga_kv_max_rollback(&m->kv, seq)) keep = 0; /* the window moved past the cut */
+    st = truncate_locked(m, seq, keep, err);
+    *kept = st ? 0 : keep;
+    atomic_store(&m->busy, 0);
+    return st;
+}
 
-static ga_status embed(ga_model *m, const int32_t *tokens, int T, ga_error *err) {
-    const ga_weight *E = &m->w.tok_embd;
-    const int64_t D = m->hp.n_embd;
-    const float scale = m->hp.embed_scale ? sqrtf((float)D) : 1.0f;
-    for (int i = 0; i < T; i++) {
-        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab)
-            return ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[i],
-                           m->hp.n_vocab - 1);
-        const uint8_t *row = (const uint8_t *)E->data + (uint64_t)tokens[i] * E->row_bytes;
-        ga_status st = ga_dequantize(E->type, row, m->x + i * D, D, err);
-        if (st) return st;
-        if (scale != 1.0f)
-            for (int64_t j = 0; j < D; j++) m->x[i * D + j] *= scale;
-    }
+ga_status ga_model_seq_fork(ga_model *m, int src, int dst, ga_error *err) {
+    if (!seq_ok(m, src)) return ga_fail(err, GA_ERR_ARG, "sequence %d is outside 0..%d", src, m->n_seq - 1);
+    ga_status st = enter(m, dst, err);
+    if (st) return st;
+    ga_kv_fork(&m->kv, src, dst);
+    atomic_store(&m->busy, 0);
     return GA_OK;
 }
+
+int ga_model_n_past(const ga_model *m) { return ga_model_seq_n_past(m, 0); }
+int ga_model_max_rollback(const ga_model *m) { return ga_model_seq_max_rollback(m, 0); }
+ga_status ga_model_truncate(ga_model *m, int n, ga_error *err) { return ga_model_seq_truncate(m, 0, n, err); }
 
 /* ------------------------------------------------------------- profiling */
-
-static const char *const prof_names[GA_PROF_N] = {
-    "embed", "rms_norm", "matmul_qkv", "qk_norm_rope", "attention", "matmul_attn_out",
-    "residual_post_norm", "matmul_gate_up", "gelu_mul", "matmul_down", "output_head",
-};
 
 static double now_s(void) {
     struct timespec ts;
@@ -351,21 +358,9 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* run the statement, charging its time to op kind K when profiling */
-#define PROF(m, K, ...)                                   \
-    do {                                                   \
-        if ((m)->profile) {                                \
-            const double t0_ = now_s();                    \
-            __VA_ARGS__;                                   \
-            (m)->prof_s[K] += now_s() - t0_;               \
-        } else {                                           \
-            __VA_ARGS__;                                   \
-        }                                                  \
-    } while (0)
-
 int ga_model_profile(ga_model *m, const char **names, double *secs, int cap, int64_t *tokens, int reset) {
     if (!m->profile) return 0;
-    for (int i = 0; i < GA_PROF_N && i < cap; i++) {
+    for (int i = 0; i < PROF_N && i < cap; i++) {
         names[i] = prof_names[i];
         secs[i] = m->prof_s[i];
     }
@@ -374,77 +369,199 @@ int ga_model_profile(ga_model *m, const char **names, double *secs, int cap, int
         memset(m->prof_s, 0, sizeof m->prof_s);
         m->prof_tokens = 0;
     }
-    return GA_PROF_N;
+    return PROF_N;
 }
 
-static void layer_forward(ga_model *m, int l, int T) {
-    const ga_backend_ops *ops = m->ops;
+/* Runs one op on the backend, charging its time to kind when profiling. */
+static ga_status run(ga_model *m, int kind, const ga_op_args *op, ga_error *err) {
+    if (!m->profile) return m->bi->run(m->be, op, err);
+    const double t0 = now_s();
+    ga_status st = m->bi->run(m->be, op, err);
+    m->prof_s[kind] += now_s() - t0;
+    return st;
+}
+
+#define RUN(kind, ...)                                                         \
+    do {                                                                       \
+        ga_status st_ = run(m, kind, &(ga_op_args){__VA_ARGS__}, err);         \
+        if (st_) return st_;                                                   \
+    } while (0)
+
+/* ------------------------------------------------------------------- eval */
+
+static ga_status layer_forward(ga_model *m, int l, int T, ga_error *err) {
     const ga_hparams *hp = &m->hp;
+    const ga_layer_hparams *lh = &hp->layer[l];
     const ga_layer_weights *L = &m->w.layers[l];
     const int64_t D = hp->n_embd;
+    const int own_kv = lh->kv_from == l;
+    const ga_buf none = GA_BUF_NONE;
 
-    PROF(m, GA_PROF_NORM, ops->rms_norm_rows(m, m->xn, m->x, L->attn_norm, T, D));
-    PROF(m, GA_PROF_QKV, ops->matmul(m, m->xn, T, 3, (const ga_weight *const[]){&L->wq, &L->wk, &L->wv},
-                                     (float *const[]){m->q, m->k, m->v}));
-    PROF(m, GA_PROF_ROPE, ops->qk_rope_store(m, l, T));
-    PROF(m, GA_PROF_ATTN, ops->attention(m, l, T));
-    PROF(m, GA_PROF_ATTN_OUT,
-         ops->matmul(m, m->att, T, 1, (const ga_weight *const[]){&L->wo}, (float *const[]){m->o}));
-    PROF(m, GA_PROF_RESIDUAL, ops->residual_add(m, m->o, hp->post_norms ? L->post_attn_norm : NULL, T));
+    RUN(PROF_NORM, .op = GA_OP_RMS_NORM, .layer = l, .T = T, .width = D, .src = m->x, .dst = {m->xn},
+        .norm = L->attn_norm);
+    RUN(PROF_QKV, .op = GA_OP_MATMUL, .layer = l, .T = T, .src = m->xn, .nw = own_kv ? 3 : 1,
+        .w = {&L->wq, &L->wk, &L->wv}, .dst = {m->q, m->k, m->v});
+    RUN(PROF_ROPE, .op = GA_OP_QK_ROPE_STORE, .layer = l, .kv_layer = lh->kv_from, .T = T, .src = m->q,
+        .src2 = own_kv ? m->k : none, .src3 = own_kv ? m->v : none, .dst = {m->kv_buf[lh->kv_from]},
+        .norm = hp->qk_norm ? L->q_norm : NULL, .norm2 = hp->qk_norm ? L->k_norm : NULL);
+    RUN(PROF_ATTN, .op = GA_OP_ATTENTION, .layer = l, .kv_layer = lh->kv_from, .T = T, .src = m->q,
+        .src2 = m->kv_buf[lh->kv_from], .dst = {m->att});
+    RUN(PROF_ATTN_OUT, .op = GA_OP_MATMUL, .layer = l, .T = T, .src = m->att, .nw = 1, .w = {&L->wo},
+        .dst = {m->o});
+    RUN(PROF_RESIDUAL, .op = GA_OP_RESIDUAL_ADD, .layer = l, .T = T, .width = D, .src = m->o, .dst = {m->x},
+        .norm = hp->post_norms ? L->post_attn_norm : NULL);
 
-    PROF(m, GA_PROF_NORM, ops->rms_norm_rows(m, m->xn, m->x, L->ffn_norm, T, D));
-    PROF(m, GA_PROF_GATE_UP, ops->matmul(m, m->xn, T, 2, (const ga_weight *const[]){&L->gate, &L->up},
-                                         (float *const[]){m->g, m->u}));
-    PROF(m, GA_PROF_MLP_ACT, ops->mlp_act(m, T));
-    PROF(m, GA_PROF_DOWN,
-         ops->matmul(m, m->g, T, 1, (const ga_weight *const[]){&L->down}, (float *const[]){m->o}));
-    PROF(m, GA_PROF_RESIDUAL, ops->residual_add(m, m->o, hp->post_norms ? L->post_ffw_norm : NULL, T));
+    RUN(PROF_NORM, .op = GA_OP_RMS_NORM, .layer = l, .T = T, .width = D, .src = m->x, .dst = {m->xn},
+        .norm = L->ffn_norm);
+    RUN(PROF_GATE_UP, .op = GA_OP_MATMUL, .layer = l, .T = T, .src = m->xn, .nw = 2, .w = {&L->gate, &L->up},
+        .dst = {m->g, m->u});
+    RUN(PROF_MLP_ACT, .op = GA_OP_GLU, .layer = l, .T = T, .width = lh->n_ff, .src = m->u, .dst = {m->g});
+    RUN(PROF_DOWN, .op = GA_OP_MATMUL, .layer = l, .T = T, .src = m->g, .nw = 1, .w = {&L->down}, .dst = {m->o});
+    RUN(PROF_RESIDUAL, .op = GA_OP_RESIDUAL_ADD, .layer = l, .T = T, .width = D, .src = m->o, .dst = {m->x},
+        .norm = hp->post_norms ? L->post_ffw_norm : NULL);
+    return GA_OK;
 }
 
-static ga_status eval_chunk(ga_model *m, const int32_t *tokens, int T, float *logits, int all_logits,
-                            ga_error *err) {
+/* The forward pass of one prepared chunk; want[i] asks for token i's logits. */
+static ga_status forward(ga_model *m, const ga_chunk *c, const uint8_t *want, ga_error *err) {
     const ga_hparams *hp = &m->hp;
-    const int64_t D = hp->n_embd, V = hp->n_vocab;
-    ga_status st;
-    PROF(m, GA_PROF_EMBED, st = embed(m, tokens, T, err));
-    if (st) return st;
-    for (int l = 0; l < hp->n_layer; l++) layer_forward(m, l, T);
-    if (logits) {
-        /* only the rows whose logits are wanted go through the output head */
-        const int first = all_logits ? 0 : T - 1, n = all_logits ? T : 1;
-        PROF(m, GA_PROF_HEAD, {
-            m->ops->rms_norm_rows(m, m->xn, m->x + first * D, m->w.output_norm, n, D);
-            m->ops->matmul(m, m->xn, n, 1, (const ga_weight *const[]){&m->w.output},
-                           (float *const[]){logits});
-            if (hp->final_softcap > 0) {
-                const float c = hp->final_softcap;
-                for (int64_t i = 0; i < (int64_t)n * V; i++) logits[i] = c * tanhf(logits[i] / c);
-            }
-        });
+    const int64_t D = hp->n_embd, T = c->T;
+    for (int i = 0; i < m->kv.n_copies; i++) {
+        const ga_kv_copy *cp = &m->kv.copies[i];
+        RUN(PROF_EMBED, .op = GA_OP_KV_COPY, .layer = cp->layer, .kv_layer = cp->layer, .dst = {m->kv_buf[cp->layer]},
+            .page_src = cp->src, .page_dst = cp->dst);
     }
-    m->n_past += T;
+    RUN(PROF_EMBED, .op = GA_OP_GET_ROWS, .layer = -1, .T = (int)T, .width = D, .nw = 1, .w = {&m->w.tok_embd},
+        .dst = {m->x}, .scale = hp->embed_scale ? sqrtf((float)D) : 1.0f);
+    for (int l = 0; l < hp->n_layer; l++) {
+        ga_status st = layer_forward(m, l, (int)T, err);
+        if (st) return st;
+    }
+    if (!want) return GA_OK;
+    /* only the rows whose logits are wanted go through the output head: runs of them normed
+     * into xn rows 0.., then one matmul */
+    int n = 0;
+    for (int i = 0; i < T;) {
+        if (!want[i]) { i++; continue; }
+        int j = i;
+        while (j < T && want[j]) j++;
+        RUN(PROF_HEAD, .op = GA_OP_RMS_NORM, .layer = -1, .T = j - i, .width = D, .src = m->x, .src_row0 = i,
+            .dst_row0 = n, .dst = {m->xn}, .norm = m->w.output_norm);
+        n += j - i;
+        i = j;
+    }
+    if (n == 0) return GA_OK;
+    RUN(PROF_HEAD, .op = GA_OP_MATMUL, .layer = -1, .T = n, .src = m->xn, .nw = 1, .w = {&m->w.output},
+        .dst = {m->logits});
+    if (hp->final_softcap > 0)
+        RUN(PROF_HEAD, .op = GA_OP_SOFTCAP, .layer = -1, .T = n, .width = hp->n_vocab, .dst = {m->logits},
+            .cap = hp->final_softcap);
+    return GA_OK;
+}
+
+/* Checks the whole batch before any of it runs. */
+static ga_status check_batch(ga_model *m, const ga_batch *b, ga_error *err) {
+    if (b->n < 1) return ga_fail(err, GA_ERR_ARG, "no tokens to evaluate");
+    for (int s = 0; s < m->n_seq; s++) m->seq_next[s] = m->kv.n_past[s];
+    for (int i = 0; i < b->n; i++) {
+        const int32_t tok = b->tokens[i], seq = b->seq[i], pos = b->pos[i];
+        if (tok < 0 || tok >= m->hp.n_vocab)
+            return ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tok, m->hp.n_vocab - 1);
+        if (!seq_ok(m, seq))
+            return ga_fail(err, GA_ERR_ARG, "token %d: sequence %d is outside 0..%d", i, seq, m->n_seq - 1);
+        if (pos != m->seq_next[seq])
+            return ga_fail(err, GA_ERR_ARG, "token %d: position %d, but sequence %d continues at %d", i, pos, seq,
+                           m->seq_next[seq]);
+        if (pos >= m->n_ctx)
+            return ga_fail(err, GA_ERR_ARG, "context overflow: sequence %d reaches position %d, n_ctx is %d", seq,
+                           pos + 1, m->n_ctx);
+        m->seq_next[seq]++;
+    }
+    return GA_OK;
+}
+
+/* Tokens [start, start + T) of the batch: pages, then the forward pass, then the bookkeeping.
+ * want: T flags (logits of token i to the next row of logits), or NULL. */
+static ga_status eval_chunk(ga_model *m, const ga_batch *b, int start, int T, const uint8_t *want, float *logits,
+                            ga_error *err) {
+    ga_chunk c = {.T = T, .tokens = b->tokens + start, .pos = b->pos + start, .seq = b->seq + start, .kv = &m->kv,
+                  .one_seq = 1};
+    for (int i = 1; i < T; i++)
+        if (c.seq[i] != c.seq[0] || c.pos[i] != c.pos[0] + i) c.one_seq = 0;
+    /* pages for every sequence of the chunk, before anything runs */
+    m->kv.n_copies = 0;
+    const int32_t serial = ++m->chunk_serial;
+    ga_status st;
+    for (int i = 0; i < T; i++) {
+        const int s = c.seq[i];
+        if (m->seq_mark[s] == serial) continue;
+        m->seq_mark[s] = serial;
+        int last = c.pos[i];
+        for (int j = i + 1; j < T; j++)
+            if (c.seq[j] == s) last = c.pos[j];
+        if ((st = ga_kv_prepare(&m->kv, s, c.pos[i], last + 1, err))) return st;
+    }
+    if ((st = m->bi->begin_chunk(m->be, &c, logits, err))) return st;
+    st = forward(m, &c, want, err);
+    ga_error end_err;
+    ga_status st_end = m->bi->end_chunk(m->be, st ? &end_err : err);
+    if (st) return st;
+    if (st_end) return st_end;
+    for (int i = 0; i < T; i++) {
+        m->kv.tokens[(int64_t)c.seq[i] * m->n_ctx + c.pos[i]] = c.tokens[i];
+        m->kv.n_past[c.seq[i]] = c.pos[i] + 1;
+    }
     m->prof_tokens += T;
     return GA_OK;
+}
+
+ga_status ga_model_eval_batch(ga_model *m, const ga_batch *b, float *logits, ga_error *err) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&m->busy, &expected, 1))
+        return ga_fail(err, GA_ERR_ARG, "the model is already evaluating on another thread");
+    ga_status st = check_batch(m, b, err);
+    const int64_t V = m->hp.n_vocab;
+    int64_t rows_done = 0;
+    for (int done = 0; done < b->n && st == GA_OK; done += m->n_batch) {
+        const int T = b->n - done < m->n_batch ? b->n - done : m->n_batch;
+        int rows = 0;
+        if (b->logits_out)
+            for (int i = done; i < done + T; i++) rows += b->logits_out[i] != 0;
+        st = eval_chunk(m, b, done, T, rows && logits ? b->logits_out + done : NULL,
+                        rows && logits ? logits + rows_done * V : NULL, err);
+        rows_done += rows;
+    }
+    atomic_store(&m->busy, 0);
+    return st;
 }
 
 ga_status ga_model_eval(ga_model *m, const int32_t *tokens, int n, float *logits, int all_logits,
                         ga_error *err) {
     if (n < 1) return ga_fail(err, GA_ERR_ARG, "no tokens to evaluate");
-    if ((int64_t)m->n_past + n > m->n_ctx)
-        return ga_fail(err, GA_ERR_ARG, "context overflow: %d cached + %d new tokens exceed n_ctx %d",
-                       m->n_past, n, m->n_ctx);
     int expected = 0;
     if (!atomic_compare_exchange_strong(&m->busy, &expected, 1))
         return ga_fail(err, GA_ERR_ARG, "the model is already evaluating on another thread");
+    const int n_past = m->kv.n_past[0];
     ga_status st = GA_OK;
-    const int64_t V = m->hp.n_vocab;
+    if ((int64_t)n_past + n > m->n_ctx)
+        st = ga_fail(err, GA_ERR_ARG, "context overflow: %d cached + %d new tokens exceed n_ctx %d", n_past, n,
+                     m->n_ctx);
+    for (int i = 0; i < n && st == GA_OK; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab)
+            st = ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[i],
+                         m->hp.n_vocab - 1);
+    /* chunk by chunk, on the model's own position and flag arrays (sequence 0) */
     for (int done = 0; done < n && st == GA_OK; done += m->n_batch) {
-        int T = n - done < m->n_batch ? n - done : m->n_batch;
-        int is_last = done + T == n;
-        float *out = NULL;
-        if (logits && all_logits) out = logits + (int64_t)done * V;
-        else if (logits && is_last) out = logits;
-        st = eval_chunk(m, tokens + done, T, out, all_logits, err);
+        const int T = n - done < m->n_batch ? n - done : m->n_batch;
+        const int is_last = done + T == n;
+        for (int i = 0; i < T; i++) {
+            m->chunk_pos[i] = n_past + done + i;
+            m->chunk_want[i] = all_logits || i == T - 1;
+        }
+        ga_batch b = {.n = T, .tokens = tokens + done, .pos = m->chunk_pos, .seq = m->chunk_seq};
+        const int want = logits && (all_logits || is_last);
+        st = eval_chunk(m, &b, 0, T, want ? m->chunk_want : NULL,
+                        want ? logits + (all_logits ? (int64_t)done * m->hp.n_vocab : 0) : NULL, err);
     }
     atomic_store(&m->busy, 0);
     return st;

@@ -35,5 +35,9 @@ int ga_py_add_quants(PyObject *m);
 int ga_py_add_kernels(PyObject *m);
 int ga_py_add_tokenizer(PyObject *m);
 int ga_py_add_model(PyObject *m);
+int ga_py_add_backend_ops(PyObject *m);
+
+/* The hparams dict of _core.Model (py_model.c) into hp; -1 with an exception set. */
+int ga_py_parse_hparams(PyObject *dict, void *hp); /* hp: a ga_hparams */
 
 #endif

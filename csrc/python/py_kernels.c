@@ -433,8 +433,8 @@ static PyObject *py_attention_decode(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     if (parts == 0) {
         for (int64_t g = 0; g < G; g++) {
-            ga_attn_args a = {.q = qd + g * d, .out = od + g * d, .k_cache = kd, .v_cache = vd, .stride = d,
-                              .head_dim = d, .first = 0, .last = n - 1, .ring = n, .scale = scale,
+            ga_attn_args a = {.q = qd + g * d, .out = od + g * d, .kv = {.k = kd, .v = vd, .stride = d},
+                              .head_dim = d, .first = 0, .last = n - 1, .scale = scale,
                               .softcap = softcap};
             ga_attention_one(&a, &s, 0);
         }
@@ -442,13 +442,13 @@ static PyObject *py_attention_decode(PyObject *self, PyObject *args) {
         for (int i = 0; i < parts; i++) {
             int64_t b, e;
             ga_split(n, i, parts, &b, &e);
-            ga_attn_group_args a = {.q = qd, .k_cache = kd, .v_cache = vd, .stride = d, .head_dim = d,
-                                    .first = b, .last = e - 1, .ring = n, .G = (int)G, .scale = scale,
+            ga_attn_group_args a = {.q = qd, .kv = {.k = kd, .v = vd, .stride = d}, .head_dim = d,
+                                    .first = b, .last = e - 1, .G = (int)G, .scale = scale,
                                     .softcap = softcap};
             ga_attn_partial p = ga_attn_partial_at(&s, i, 0, (int)G);
             ga_attention_group(&a, &p, &s, i);
         }
-        ga_attention_merge(&s, parts, 0, (int)G, od);
+        ga_attention_merge(&s, parts, 0, (int)G, d, od);
     }
     Py_END_ALLOW_THREADS
     ga_attn_scratch_free(&s);

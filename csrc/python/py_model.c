@@ -2,7 +2,10 @@
  * and _core.Sampler.
  *
  * Model(hparams: dict, weights: dict, n_ctx, n_batch, n_threads)
- *   hparams: the ga_hparams fields by name, layer_swa a sequence of bools.
+ *   hparams: the ga_hparams fields by name, layer_swa a sequence of bools; the per-layer
+ *            fields (n_head, n_head_kv, head_dim, n_ff, rope_base, rope_freq_scale) as
+ *            scalars, each overridable per layer by a "layer_<field>" list (and
+ *            "layer_kv_from" for KV sharing).
  *   weights: "token_embd", "output", "blk.N.attn_q", ... -> (buffer, type_id, rows, cols);
  *            norms ("output_norm", "blk.N.attn_norm", ...) -> float32 buffers.
  * The model holds a buffer view on every weight, so the mapped file outlives it.
@@ -163,58 +166,107 @@ static int get_vector(ModelObject *self, PyObject *weights, const char *name, in
 #define HP_INT(field) { #field, 'i', offsetof(ga_hparams, field) }
 #define HP_FLOAT(field) { #field, 'f', offsetof(ga_hparams, field) }
 static const struct { const char *name; char kind; size_t offset; } HP_FIELDS[] = {
-    HP_INT(arch), HP_INT(n_layer), HP_INT(n_embd), HP_INT(n_head), HP_INT(n_head_kv),
-    HP_INT(head_dim), HP_INT(n_ff), HP_INT(n_vocab), HP_FLOAT(norm_eps), HP_FLOAT(rope_base),
-    HP_FLOAT(rope_freq_scale), HP_FLOAT(rope_base_swa), HP_FLOAT(rope_freq_scale_swa),
+    HP_INT(arch), HP_INT(n_layer), HP_INT(n_embd), HP_INT(n_vocab), HP_FLOAT(norm_eps),
     HP_INT(rope_neox), HP_INT(sliding_window), HP_FLOAT(attn_scale), HP_FLOAT(attn_softcap),
     HP_FLOAT(final_softcap), HP_INT(embed_scale), HP_INT(act_gelu), HP_INT(post_norms), HP_INT(qk_norm),
 };
 
-static int parse_hparams(PyObject *dict, ga_hparams *hp) {
-    memset(hp, 0, sizeof *hp);
-    for (size_t i = 0; i < sizeof HP_FIELDS / sizeof HP_FIELDS[0]; i++) {
-        PyObject *v = PyDict_GetItemString(dict, HP_FIELDS[i].name);
-        if (!v) { PyErr_Format(ga_py_ModelFormatError, "hparams: missing %s", HP_FIELDS[i].name); return -1; }
-        char *dst = (char *)hp + HP_FIELDS[i].offset;
-        if (HP_FIELDS[i].kind == 'i') {
-            long x = PyLong_AsLong(v);
-            if (x == -1 && PyErr_Occurred()) return -1;
-            if (x < INT32_MIN || x > INT32_MAX) {
-                PyErr_Format(PyExc_ValueError, "hparams: %s out of range", HP_FIELDS[i].name);
-                return -1;
-            }
-            *(int *)dst = (int)x;
-        } else {
-            double x = PyFloat_AsDouble(v);
-            if (x == -1.0 && PyErr_Occurred()) return -1;
-            *(float *)dst = (float)x;
+/* One number from the dict: kind 'i' into *(int *)dst, 'f' into *(float *)dst. */
+static int parse_number(PyObject *v, const char *name, char kind, void *dst) {
+    if (kind == 'i') {
+        long x = PyLong_AsLong(v);
+        if (x == -1 && PyErr_Occurred()) return -1;
+        if (x < INT32_MIN || x > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "hparams: %s out of range", name);
+            return -1;
         }
+        *(int *)dst = (int)x;
+    } else {
+        double x = PyFloat_AsDouble(v);
+        if (x == -1.0 && PyErr_Occurred()) return -1;
+        *(float *)dst = (float)x;
     }
-    if (hp->n_layer < 1 || hp->n_layer > GA_MAX_LAYERS) {
-        PyErr_Format(PyExc_ValueError, "hparams: n_layer %d outside 1..%d", hp->n_layer, GA_MAX_LAYERS);
-        return -1;
-    }
-    PyObject *swa = PyDict_GetItemString(dict, "layer_swa");
-    if (!swa) { PyErr_SetString(ga_py_ModelFormatError, "hparams: missing layer_swa"); return -1; }
-    PyObject *seq = PySequence_Fast(swa, "layer_swa must be a sequence");
+    return 0;
+}
+
+/* The per-layer fields: a scalar key (the value of every layer; for the RoPE fields, of the
+ * full-attention layers, with "<key>_swa" for the sliding ones), and an optional
+ * "layer_<key>" list of one value per layer that overrides it. */
+#define LH_INT(field) { #field, 'i', offsetof(ga_layer_hparams, field) }
+#define LH_FLOAT(field) { #field, 'f', offsetof(ga_layer_hparams, field) }
+static const struct { const char *name; char kind; size_t offset; } LH_FIELDS[] = {
+    LH_INT(n_head), LH_INT(n_head_kv), LH_INT(head_dim), LH_INT(n_ff),
+    LH_FLOAT(rope_base), LH_FLOAT(rope_freq_scale), LH_INT(kv_from), LH_INT(swa),
+};
+
+static int parse_layer_list(PyObject *dict, const char *key, int n_layer, char kind, size_t offset, ga_hparams *hp) {
+    PyObject *list = PyDict_GetItemString(dict, key);
+    if (!list) return 0;
+    PyObject *seq = PySequence_Fast(list, "per-layer hparams must be sequences");
     if (!seq) return -1;
-    if (PySequence_Fast_GET_SIZE(seq) != hp->n_layer) {
+    if (PySequence_Fast_GET_SIZE(seq) != n_layer) {
         Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "hparams: layer_swa needs one entry per layer");
+        PyErr_Format(PyExc_ValueError, "hparams: %s needs one entry per layer (%d)", key, n_layer);
         return -1;
     }
-    for (int l = 0; l < hp->n_layer; l++) {
-        int t = PyObject_IsTrue(PySequence_Fast_GET_ITEM(seq, l));
-        if (t < 0) { Py_DECREF(seq); return -1; }
-        hp->layer_swa[l] = (uint8_t)t;
+    for (int l = 0; l < n_layer; l++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, l);
+        if (kind == 'b') {
+            int t = PyObject_IsTrue(item);
+            if (t < 0) { Py_DECREF(seq); return -1; }
+            *(int *)((char *)&hp->layer[l] + offset) = t;
+        } else if (parse_number(item, key, kind, (char *)&hp->layer[l] + offset) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
     }
     Py_DECREF(seq);
     return 0;
 }
 
+int ga_py_parse_hparams(PyObject *dict, void *out) {
+    ga_hparams *hp = out;
+    memset(hp, 0, sizeof *hp);
+    for (size_t i = 0; i < sizeof HP_FIELDS / sizeof HP_FIELDS[0]; i++) {
+        PyObject *v = PyDict_GetItemString(dict, HP_FIELDS[i].name);
+        if (!v) { PyErr_Format(ga_py_ModelFormatError, "hparams: missing %s", HP_FIELDS[i].name); return -1; }
+        if (parse_number(v, HP_FIELDS[i].name, HP_FIELDS[i].kind, (char *)hp + HP_FIELDS[i].offset) < 0) return -1;
+    }
+    if (hp->n_layer < 1 || hp->n_layer > GA_MAX_LAYERS) {
+        PyErr_Format(PyExc_ValueError, "hparams: n_layer %d outside 1..%d", hp->n_layer, GA_MAX_LAYERS);
+        return -1;
+    }
+    if (!PyDict_GetItemString(dict, "layer_swa")) {
+        PyErr_SetString(ga_py_ModelFormatError, "hparams: missing layer_swa");
+        return -1;
+    }
+    if (parse_layer_list(dict, "layer_swa", hp->n_layer, 'b', offsetof(ga_layer_hparams, swa), hp) < 0) return -1;
+    for (int l = 0; l < hp->n_layer; l++) hp->layer[l].kv_from = l;
+    for (size_t i = 0; i < sizeof LH_FIELDS / sizeof LH_FIELDS[0]; i++) {
+        const char *name = LH_FIELDS[i].name;
+        char key[64];
+        if (strcmp(name, "kv_from") != 0 && strcmp(name, "swa") != 0) {
+            PyObject *v = PyDict_GetItemString(dict, name);
+            if (!v) { PyErr_Format(ga_py_ModelFormatError, "hparams: missing %s", name); return -1; }
+            snprintf(key, sizeof key, "%s_swa", name);
+            PyObject *v_swa = PyDict_GetItemString(dict, key);
+            for (int l = 0; l < hp->n_layer; l++) {
+                PyObject *src = hp->layer[l].swa && v_swa ? v_swa : v;
+                if (parse_number(src, name, LH_FIELDS[i].kind, (char *)&hp->layer[l] + LH_FIELDS[i].offset) < 0)
+                    return -1;
+            }
+        }
+        snprintf(key, sizeof key, "layer_%s", name);
+        if (strcmp(name, "swa") != 0 &&
+            parse_layer_list(dict, key, hp->n_layer, LH_FIELDS[i].kind, LH_FIELDS[i].offset, hp) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_weights(ModelObject *self, PyObject *weights, const ga_hparams *hp, ga_weights *w) {
     char name[64];
-    const int64_t d = hp->head_dim, D = hp->n_embd;
+    const int64_t D = hp->n_embd;
     memset(w, 0, sizeof *w);
     if (get_matrix(self, weights, "token_embd", &w->tok_embd) < 0) return -1;
     if (get_item(weights, "output", 0)) {
@@ -226,9 +278,12 @@ static int parse_weights(ModelObject *self, PyObject *weights, const ga_hparams 
     static const char *mats[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     for (int l = 0; l < hp->n_layer; l++) {
         ga_layer_weights *L = &w->layers[l];
+        const int64_t d = hp->layer[l].head_dim;
         ga_weight *dst[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
         for (int i = 0; i < 7; i++) {
             snprintf(name, sizeof name, "blk.%d.%s", l, mats[i]);
+            /* a layer reading another layer's KV has no k and v of its own to run */
+            if ((i == 1 || i == 2) && hp->layer[l].kv_from != l && !get_item(weights, name, 0)) continue;
             if (get_matrix(self, weights, name, dst[i]) < 0) return -1;
         }
         struct { const char *suffix; int64_t n; int required; const float **out; } vecs[] = {
@@ -278,12 +333,16 @@ static void close_after_calls(ModelObject *self) {
 }
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", NULL};
+    static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", "n_seq", "backend",
+                             "budget_bytes", NULL};
     PyObject *hp_dict, *weights;
-    int n_ctx, n_batch, n_threads, act_bits = 16;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|i", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
-                                     &weights, &n_ctx, &n_batch, &n_threads, &act_bits))
+    ga_model_params mp = {.act_bits = 16, .n_seq = 1, .backend = "cpu"};
+    unsigned long long budget = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|iisK", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
+                                     &weights, &mp.n_ctx, &mp.n_batch, &mp.n_threads, &mp.act_bits, &mp.n_seq,
+                                     &mp.backend, &budget))
         return -1;
+    mp.budget_bytes = budget;
     if (!self->call_lock && !(self->call_lock = PyThread_allocate_lock())) {
         PyErr_NoMemory();
         return -1;
@@ -292,7 +351,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     ga_hparams hp;
     ga_weights *w = PyMem_Calloc(1, sizeof *w);
     if (!w) { PyErr_NoMemory(); return -1; }
-    if (parse_hparams(hp_dict, &hp) < 0 || parse_weights(self, weights, &hp, w) < 0) {
+    if (ga_py_parse_hparams(hp_dict, &hp) < 0 || parse_weights(self, weights, &hp, w) < 0) {
         PyMem_Free(w);
         release_views(self);
         return -1;
@@ -301,7 +360,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     ga_status st;
     ga_model *model = NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = ga_model_new(&hp, w, n_ctx, n_batch, n_threads, act_bits, &model, &err);
+    st = ga_model_new(&hp, w, &mp, &model, &err);
     Py_END_ALLOW_THREADS
     PyMem_Free(w);
     if (st) { release_views(self); ga_py_raise(st, &err, NULL); return -1; }
@@ -454,18 +513,149 @@ static PyObject *Model_step(ModelObject *self, PyObject *args) {
     return PyLong_FromLong(next);
 }
 
-static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
-    long n = PyLong_AsLong(arg);
-    if (n == -1 && PyErr_Occurred()) return NULL;
+/* A sequence id argument: a Python int in 0..n_seq-1 (the C model checks the range). */
+static int seq_arg(PyObject *obj, int *seq) {
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *seq = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int)v;
+    return 0;
+}
+
+/* truncate(n, seq=0) */
+static PyObject *Model_truncate(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"n", "seq", NULL};
+    long n;
+    int seq = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "l|i", kwlist, &n, &seq)) return NULL;
     if (enter_call(self) < 0) return NULL;
     ga_error err;
     ga_status st = n < 0 || n > INT32_MAX
-        ? ga_fail(&err, GA_ERR_ARG, "cannot truncate to %ld: %d positions cached", n, ga_model_n_past(self->model))
-        : ga_model_truncate(self->model, (int)n, &err);
-    if (st == GA_OK) self->has_logits = 0;
+        ? ga_fail(&err, GA_ERR_ARG, "cannot truncate to %ld: %d positions cached", n,
+                  ga_model_seq_n_past(self->model, seq))
+        : ga_model_seq_truncate(self->model, seq, (int)n, &err);
+    if (st == GA_OK && seq == 0) self->has_logits = 0;
     leave_call(self);
     if (st) return ga_py_raise(st, &err, NULL);
     Py_RETURN_NONE;
+}
+
+/* keep_prefix(tokens, max_keep, seq=0) -> int: keep the longest cached prefix equal to tokens */
+static PyObject *Model_keep_prefix(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tokens", "max_keep", "seq", NULL};
+    PyObject *tokens_obj;
+    int max_keep, seq = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oi|i", kwlist, &tokens_obj, &max_keep, &seq)) return NULL;
+    PyArrayObject *tokens = as_token_array(tokens_obj);
+    if (!tokens) return NULL;
+    if (enter_call(self) < 0) { Py_DECREF(tokens); return NULL; }
+    ga_error err;
+    int kept = 0;
+    const npy_intp n = PyArray_SIZE(tokens);
+    ga_status st = ga_model_seq_keep_prefix(self->model, seq, PyArray_DATA(tokens), n > INT32_MAX ? INT32_MAX : (int)n,
+                                            max_keep, &kept, &err);
+    if (seq == 0) self->has_logits = 0;
+    leave_call(self);
+    Py_DECREF(tokens);
+    if (st) return ga_py_raise(st, &err, NULL);
+    return PyLong_FromLong(kept);
+}
+
+/* fork(src, dst): dst shares src's cached positions */
+static PyObject *Model_fork(ModelObject *self, PyObject *args) {
+    int src, dst;
+    if (!PyArg_ParseTuple(args, "ii", &src, &dst)) return NULL;
+    if (enter_call(self) < 0) return NULL;
+    ga_error err;
+    ga_status st = ga_model_seq_fork(self->model, src, dst, &err);
+    if (st == GA_OK && dst == 0) self->has_logits = 0;
+    leave_call(self);
+    if (st) return ga_py_raise(st, &err, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Model_seq_n_past(ModelObject *self, PyObject *arg) {
+    int seq;
+    if (seq_arg(arg, &seq) < 0 || check_open(self) < 0) return NULL;
+    if (seq < 0 || seq >= ga_model_n_seq(self->model))
+        return PyErr_Format(PyExc_ValueError, "sequence %d is outside 0..%d", seq, ga_model_n_seq(self->model) - 1);
+    return PyLong_FromLong(ga_model_seq_n_past(self->model, seq));
+}
+
+static PyObject *Model_seq_max_rollback(ModelObject *self, PyObject *arg) {
+    int seq;
+    if (seq_arg(arg, &seq) < 0 || check_open(self) < 0) return NULL;
+    if (seq < 0 || seq >= ga_model_n_seq(self->model))
+        return PyErr_Format(PyExc_ValueError, "sequence %d is outside 0..%d", seq, ga_model_n_seq(self->model) - 1);
+    return PyLong_FromLong(ga_model_seq_max_rollback(self->model, seq));
+}
+
+/* A fresh int32 array of n values from obj (each within int32). */
+static PyArrayObject *as_int32_array(PyObject *obj, npy_intp n, const char *what) {
+    PyArrayObject *wide = (PyArrayObject *)PyArray_FROMANY(obj, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!wide) return NULL;
+    if (PyArray_SIZE(wide) != n) {
+        Py_DECREF(wide);
+        PyErr_Format(PyExc_ValueError, "%s needs one entry per token (%zd)", what, (Py_ssize_t)n);
+        return NULL;
+    }
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, &n, NPY_INT32);
+    if (!out) { Py_DECREF(wide); return NULL; }
+    const int64_t *src = PyArray_DATA(wide);
+    int32_t *dst = PyArray_DATA(out);
+    for (npy_intp i = 0; i < n; i++) {
+        if (src[i] < INT32_MIN || src[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "%s %lld is out of range", what, (long long)src[i]);
+            Py_DECREF(wide); Py_DECREF(out);
+            return NULL;
+        }
+        dst[i] = (int32_t)src[i];
+    }
+    Py_DECREF(wide);
+    return out;
+}
+
+/* eval_batch(tokens, seq, pos, logits=None) -> ndarray (rows asked, n_vocab): several
+ * sequences in one forward pass; logits: per-token flags (None: none) */
+static PyObject *Model_eval_batch(ModelObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tokens", "seq", "pos", "logits", NULL};
+    PyObject *tok_obj, *seq_obj, *pos_obj, *want_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O", kwlist, &tok_obj, &seq_obj, &pos_obj, &want_obj))
+        return NULL;
+    PyArrayObject *tokens = as_token_array(tok_obj), *seq = NULL, *pos = NULL, *want = NULL, *out = NULL;
+    PyObject *res = NULL;
+    if (!tokens) return NULL;
+    const npy_intp n = PyArray_SIZE(tokens);
+    if (n > INT32_MAX) { PyErr_SetString(PyExc_ValueError, "too many tokens"); goto done; }
+    if (!(seq = as_int32_array(seq_obj, n, "seq")) || !(pos = as_int32_array(pos_obj, n, "pos"))) goto done;
+    npy_intp rows = 0;
+    if (want_obj != Py_None) {
+        want = (PyArrayObject *)PyArray_FROMANY(want_obj, NPY_BOOL, 1, 1, NPY_ARRAY_CARRAY_RO);
+        if (!want) goto done;
+        if (PyArray_SIZE(want) != n) {
+            PyErr_Format(PyExc_ValueError, "logits needs one flag per token (%zd)", (Py_ssize_t)n);
+            goto done;
+        }
+        for (npy_intp i = 0; i < n; i++) rows += ((const npy_bool *)PyArray_DATA(want))[i] != 0;
+    }
+    npy_intp dims[2] = {rows, self->n_vocab};
+    if (!(out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32))) goto done;
+    if (enter_call(self) < 0) goto done;
+    ga_batch b = {.n = (int)n, .tokens = PyArray_DATA(tokens), .pos = PyArray_DATA(pos), .seq = PyArray_DATA(seq),
+                  .logits_out = want ? (const uint8_t *)PyArray_DATA(want) : NULL};
+    ga_error err;
+    ga_status st;
+    float *dst = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_model_eval_batch(self->model, &b, dst, &err);
+    Py_END_ALLOW_THREADS
+    self->has_logits = 0;
+    leave_call(self);
+    if (st) { ga_py_raise(st, &err, NULL); goto done; }
+    res = (PyObject *)out;
+    out = NULL;
+done:
+    Py_XDECREF(tokens); Py_XDECREF(seq); Py_XDECREF(pos); Py_XDECREF(want); Py_XDECREF(out);
+    return res;
 }
 
 /* profile(reset=False) -> None (GA_PROFILE unset) or {"tokens": n, "ops": {name: seconds}} */
@@ -521,6 +711,23 @@ static PyObject *Model_get_reserved(ModelObject *self, void *c) {
     if (check_open(self) < 0) return NULL;
     return PyLong_FromUnsignedLongLong(ga_model_reserved_bytes(self->model));
 }
+static PyObject *Model_get_n_seq(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyLong_FromLong(ga_model_n_seq(self->model));
+}
+static PyObject *Model_get_backend(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    return PyUnicode_FromString(ga_model_backend(self->model));
+}
+static PyObject *Model_get_fallback(ModelObject *self, void *c) {
+    (void)c;
+    if (check_open(self) < 0) return NULL;
+    const char *why = ga_model_fallback(self->model);
+    if (!*why) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace");
+}
 static PyObject *Model_get_closed(ModelObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(self->model == NULL);
@@ -534,8 +741,19 @@ static PyMethodDef Model_methods[] = {
      "sample(sampler)\n--\n\nSample the next token from the last evaluated position."},
     {"step", (PyCFunction)Model_step, METH_VARARGS,
      "step(token, sampler)\n--\n\nEvaluate one token and sample the next."},
-    {"truncate", (PyCFunction)Model_truncate, METH_O,
-     "truncate(n)\n--\n\nForget cached positions from n on."},
+    {"truncate", (PyCFunction)(void (*)(void))Model_truncate, METH_VARARGS | METH_KEYWORDS,
+     "truncate(n, seq=0)\n--\n\nForget sequence seq's cached positions from n on."},
+    {"keep_prefix", (PyCFunction)(void (*)(void))Model_keep_prefix, METH_VARARGS | METH_KEYWORDS,
+     "keep_prefix(tokens, max_keep, seq=0)\n--\n\nKeep the longest cached prefix equal to tokens (at most max_keep, "
+     "none if the sliding window forbids the cut), forget the rest; returns its length."},
+    {"fork", (PyCFunction)Model_fork, METH_VARARGS,
+     "fork(src, dst)\n--\n\nSequence dst becomes a copy of src, sharing its KV pages."},
+    {"seq_n_past", (PyCFunction)Model_seq_n_past, METH_O, "seq_n_past(seq)\n--\n\nPositions sequence seq has cached."},
+    {"seq_max_rollback", (PyCFunction)Model_seq_max_rollback, METH_O,
+     "seq_max_rollback(seq)\n--\n\nHow many of sequence seq's positions truncate() may forget."},
+    {"eval_batch", (PyCFunction)(void (*)(void))Model_eval_batch, METH_VARARGS | METH_KEYWORDS,
+     "eval_batch(tokens, seq, pos, logits=None)\n--\n\nRun tokens of several sequences (ids seq, positions pos) in "
+     "one forward pass; returns the logits of the tokens flagged in logits, in order."},
     {"profile", (PyCFunction)(void (*)(void))Model_profile, METH_VARARGS | METH_KEYWORDS,
      "profile(reset=False)\n--\n\nSeconds per op kind and tokens since the last reset (None unless GA_PROFILE=1 "
      "was set when the model was created)."},
@@ -550,6 +768,10 @@ static PyGetSetDef Model_getset[] = {
     {"max_rollback", (getter)Model_get_max_rollback, NULL,
      "how many cached positions truncate() may forget (a wrapped sliding-window ring limits it)", NULL},
     {"reserved_bytes", (getter)Model_get_reserved, NULL, "bytes reserved for KV cache and scratch", NULL},
+    {"n_seq", (getter)Model_get_n_seq, NULL, "sequences the KV cache holds", NULL},
+    {"backend", (getter)Model_get_backend, NULL, "the backend the model runs on", NULL},
+    {"fallback", (getter)Model_get_fallback, NULL,
+     "why the model runs on the CPU instead of the backend asked for, or None", NULL},
     {"closed", (getter)Model_get_closed, NULL, "True after close()", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -559,7 +781,8 @@ static PyTypeObject ModelType = {
     .tp_name = "gemma_accel._core.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16): the C forward pass.",
+    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16, n_seq=1, backend='cpu', budget_bytes=0): "
+               "the C forward pass.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Model_init,
     .tp_dealloc = (destructor)Model_dealloc,

@@ -57,7 +57,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (PyModule_AddObjectRef(m, "ModelFormatError", ga_py_ModelFormatError) < 0) goto fail;
     if (ga_py_add_info(m) < 0 || ga_py_add_gguf(m) < 0 || ga_py_add_safetensors(m) < 0 ||
         ga_py_add_quants(m) < 0 || ga_py_add_kernels(m) < 0 || ga_py_add_tokenizer(m) < 0 ||
-        ga_py_add_model(m) < 0)
+        ga_py_add_model(m) < 0 || ga_py_add_backend_ops(m) < 0)
         goto fail;
     return m;
 fail:

@@ -1,6 +1,6 @@
 """Calibration: run text through the source model in NumPy and record what each matrix sees.
 
-    stats = collect(source, text)                 # source: quantize.source.Source
+    stats = collect(source, text)                 # source: checkpoint.Checkpoint
     stats.mean_abs["blk.3.attn_q.weight"]        # per-input-channel mean |x|   (AWQ)
     stats.mean_sq["blk.3.attn_q.weight"]         # per-input-channel mean x^2   (sensitivity)
     stats.samples["blk.3.attn_q.weight"]         # (<=256, D) inputs of q/k/v, subsampled rows

@@ -32,7 +32,7 @@ from .._core import Error
 from ..gguf_writer import GGUFWriter
 from .profiles import (LADDERS, PROFILES, TypeChoice, base_choice, file_type, fit, ladder, llama_q4_k_m,
                              tensor_kind)
-from .source import layer_of, open_source
+from ..checkpoint import layer_of, open_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def quantize(src, dst, *, profile: str = "q4_0", exclude_layers=(), calibration=
         raise IsADirectoryError(f"{dst} is a directory")
     if not dst.parent.is_dir():
         raise FileNotFoundError(f"no such directory: {dst.parent}")
-    with open_source(src) as source:
+    with open_checkpoint(src) as source:
         if os.path.exists(dst) and os.path.samefile(dst, source.path):
             raise ValueError("dst must not be the source file")
         exclude = _parse_layers(exclude_layers, source.hparams["n_layer"])

@@ -1,15 +1,18 @@
-"""The quantizer's view of a source checkpoint: tensors by GGUF name, read in row chunks.
+"""A checkpoint: a GGUF file or a Hugging Face folder, as everything else reads it.
 
-    src = open_source("gemma-3-270m/")        # HF folder (F32/F16/BF16, shards) or a GGUF
-    for t in src.tensors:                      # GGUF names, in writing order
+    ckpt = open_checkpoint("gemma-3-270m/")   # HF folder (F32/F16/BF16, shards) or a GGUF
+    ckpt.hparams, ckpt.tokenizer(), ckpt.chat_template
+    ckpt.weight_table()                        # zero-copy views for the C model (gemma_accel.load)
+    for t in ckpt.tensors:                     # GGUF names, in writing order (the quantizer)
         for r0, r1 in t.chunks(16 << 20):      # rows per chunk: at most ~16 MiB of float32
             x = t.read_rows(r0, r1)            # float32 (r1 - r0, row_len), GGUF norm convention
             t.release(r0, r1)                  # drop those source pages from RSS (MADV_DONTNEED)
 
-Everything a quantizer needs to refuse bad input (unknown architecture, a weight
-dtype that is not a float, a missing tensor) is checked by open_source(), before
-any output exists.  Hugging Face norms are converted to GGUF's convention here
-(Gemma: 1 + w) and llama's q/k rows are permuted as llama.cpp's converter does.
+Everything a reader needs to refuse bad input (unknown architecture, a weight dtype
+that is not a float, a missing tensor) is checked by open_checkpoint(), before any
+output exists.  Hugging Face norms are converted to GGUF's convention (Gemma: 1 + w);
+for GGUF writing, llama's q/k rows are permuted as llama.cpp's converter does, while
+the C model reads Hugging Face matrices as stored (their RoPE pairs are NeoX's).
 """
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ from typing import Callable
 
 import numpy as np
 
-from .. import _core, block_formats, hparams as hparams_mod
-from .._core import Error, ModelFormatError
-from ..tensor_names import is_norm, map_hf_names
+from . import _core, block_formats, hparams as hparams_mod
+from ._core import Error, ModelFormatError
+from .tensor_names import is_norm, map_hf_names
 
 HF_FLOAT_DTYPES = ("F32", "F16", "BF16")
+HF_DTYPE_TO_GGML = {"F32": 0, "F16": 1, "BF16": 30}
 _PAGE = mmap.PAGESIZE
 _LAYER_RE = re.compile(r"blk\.(\d+)\.")
 # Per-layer matrices every supported architecture must have.
@@ -99,16 +103,31 @@ def _madvise_range(mm, start: int, length: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
-class Source:
-    """A checkpoint opened for quantizing: .kind ("hf" or "gguf"), .arch, .hparams,
-    .tensors (list of SourceTensor), .input_bytes, and for GGUF .metadata/.metadata_types."""
+def _matrix_entry(name, raw, type_id, shape):
+    if len(shape) != 2:
+        raise ModelFormatError(f"tensor {name} should be 2-D, has shape {tuple(shape)}")
+    return raw, int(type_id), int(shape[0]), int(shape[1])
+
+
+class Checkpoint:
+    """An open checkpoint: .kind ("hf" or "gguf"), .path, .arch, .hparams, .tensors (list of
+    SourceTensor), .input_bytes, .chat_template, and for GGUF .metadata/.metadata_types."""
 
     kind = "?"
     arch: str
     hparams: dict
     tensors: list
+    chat_template: str | None = None
 
     def close(self) -> None:
+        raise NotImplementedError
+
+    def weight_table(self) -> dict:
+        """What _core.Model takes: {short GGUF name: (zero-copy bytes, ggml type id, rows, cols)}
+        for matrices, float32 arrays (multiply-by-w convention) for norms."""
+        raise NotImplementedError
+
+    def tokenizer(self):
         raise NotImplementedError
 
     def __enter__(self):
@@ -145,11 +164,11 @@ def _natural_key(name: str):
     return (layer, name)
 
 
-class HFSource(Source):
+class HFFolderCheckpoint(Checkpoint):
     kind = "hf"
 
     def __init__(self, folder):
-        from ..safetensors_file import HFCheckpoint
+        from .safetensors_file import HFCheckpoint
         self.path = Path(folder)
         self.ckpt = HFCheckpoint(folder)  # checks config, index and shards
         try:
@@ -159,6 +178,7 @@ class HFSource(Source):
             self.tensors = self._plan()
             self._check_complete(str(self.path))
             self.input_bytes = sum(os.path.getsize(p) for p in self.ckpt.files)
+            self.chat_template = self._chat_template()
         except BaseException:
             self.ckpt.close()
             raise
@@ -216,6 +236,36 @@ class HFSource(Source):
         return SourceTensor(name, shape, info.dtype, info.nbytes, read, raw, release,
                             whole=bool(permute_heads))
 
+    def _chat_template(self):
+        p = self.path / "chat_template.jinja"
+        if p.is_file():
+            return p.read_text()
+        p = self.path / "tokenizer_config.json"
+        if p.is_file():
+            import json
+            cfg = json.loads(p.read_text())
+            return cfg.get("chat_template") if isinstance(cfg, dict) else None
+        return None
+
+    def weight_table(self) -> dict:
+        table = {}
+        for hf_name, name in map_hf_names(self.ckpt.tensors, self.arch, self.ckpt.folder).items():
+            info = self.ckpt.tensors[hf_name]
+            key = name[: -len(".weight")]
+            if is_norm(name):
+                w = np.ascontiguousarray(self.ckpt.dequantize(hf_name), dtype=np.float32).reshape(-1)
+                table[key] = w + np.float32(1.0) if self.arch.startswith("gemma") else w
+            else:
+                if info.dtype not in HF_DTYPE_TO_GGML:
+                    raise ModelFormatError(f"{hf_name}: dtype {info.dtype} is not supported for weights")
+                table[key] = _matrix_entry(hf_name, self.ckpt.raw(hf_name), HF_DTYPE_TO_GGML[info.dtype],
+                                           info.shape)
+        return table
+
+    def tokenizer(self):
+        from .tokenizer import Tokenizer
+        return Tokenizer.from_hf_folder(self.path, self.config, self.hparams["n_vocab"])
+
     def tokenizer_files(self) -> dict:
         return self.ckpt.tokenizer_files
 
@@ -223,11 +273,11 @@ class HFSource(Source):
         self.ckpt.close()
 
 
-class GGUFSource(Source):
+class GGUFCheckpoint(Checkpoint):
     kind = "gguf"
 
     def __init__(self, path):
-        from ..gguf_file import GGUFFile
+        from .gguf_file import GGUFFile
         self.path = Path(path)
         self.file = GGUFFile(path)
         try:
@@ -241,6 +291,7 @@ class GGUFSource(Source):
             self.tensors = [self._tensor(info) for info in self.file.tensors.values()]
             self._check_complete(str(self.path))
             self.input_bytes = self.file.size
+            self.chat_template = self.metadata.get("tokenizer.chat_template")
         except BaseException:
             self.file.close()
             raise
@@ -263,15 +314,34 @@ class GGUFSource(Source):
         return SourceTensor(info.name, shape, info.type, info.nbytes, read, lambda: f.raw(info.name),
                             release)
 
+    def weight_table(self) -> dict:
+        f, table = self.file, {}
+        for name, info in f.tensors.items():
+            if not name.endswith(".weight"):
+                continue
+            key = name[: -len(".weight")]
+            if is_norm(name):
+                if info.type == "F32":
+                    table[key] = np.frombuffer(f.raw(name), dtype=np.float32)
+                else:
+                    table[key] = np.ascontiguousarray(f.dequantize(name), dtype=np.float32).reshape(-1)
+            else:
+                table[key] = _matrix_entry(name, f.raw(name), info.type_id, info.shape)
+        return table
+
+    def tokenizer(self):
+        from .tokenizer import Tokenizer
+        return Tokenizer.from_gguf_metadata(self.metadata)
+
     def close(self) -> None:
         self.file.close()
 
 
-def open_source(src) -> Source:
+def open_checkpoint(src) -> Checkpoint:
     """A Hugging Face folder or a GGUF file, validated; raises before anything is written."""
     path = Path(os.fspath(src))
     if not path.exists():
         raise FileNotFoundError(f"no such checkpoint: {path}")
     if path.is_dir():
-        return HFSource(path)
-    return GGUFSource(path)
+        return HFFolderCheckpoint(path)
+    return GGUFCheckpoint(path)
