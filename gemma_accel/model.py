@@ -107,7 +107,7 @@ class Model:
     """A loaded model.  Use gemma_accel.load() to make one."""
 
     def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH,
-                 act_bits=16):
+                 act_bits=16, budget_bytes=None):
         from .checkpoint import open_checkpoint
         from .info import default_threads
 
@@ -139,7 +139,10 @@ class Model:
             raise ValueError(f"act_bits must be 8 or 16, got {act_bits!r}")
         self.act_bits = act_bits
         self._table = table  # the weight views, for more C models over the same file (tests, pools)
-        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits, backend=backend)
+        if budget_bytes is not None and (not isinstance(budget_bytes, int) or budget_bytes < 1):
+            raise ValueError(f"budget_bytes must be a positive int or None, got {budget_bytes!r}")
+        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits, backend=backend,
+                                 budget_bytes=budget_bytes or 0)
         if self._core.fallback:  # the whole model runs on the CPU instead
             log.warning("%s; running %s on the CPU", self._core.fallback, self.path.name)
         self.backend = self._core.backend
@@ -356,10 +359,12 @@ class Model:
         return self.generate(ids, **kwargs)
 
 
-def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16) -> Model:
+def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, budget_bytes=None) -> Model:
     """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M).
 
     n_ctx: KV-cache size in tokens (default: the trained context, capped by memory).
+    budget_bytes: the most working memory (KV cache, scratch, weight copies) the backend may
+    reserve; MemoryError, naming the budget, when the model needs more (default: no limit).
     n_threads: worker threads (default: the CPUs this process may use).
     act_bits: 16 (default) carries activations into the integer dot products as
     int8 + int8 residual, matching float references closely; 8 is plain int8 as
@@ -371,4 +376,5 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16) -
     path = Path(os.fspath(path))
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
-    return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits)
+    return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits,
+                 budget_bytes=budget_bytes)

@@ -159,8 +159,10 @@ def test_hostile_batches_are_refused_and_change_nothing(smollm2_path):
 def test_memory_budget_is_enforced(smollm2_path):
     with gemma_accel.load(smollm2_path, n_ctx=512) as m:
         need = m._core.reserved_bytes
-        with pytest.raises(MemoryError, match="budget"):
-            gemma_accel._core.Model(m.hparams, m._table, 512, 256, m.n_threads, budget_bytes=need // 2)
-        ok = gemma_accel._core.Model(m.hparams, m._table, 512, 256, m.n_threads, budget_bytes=need)
-        assert ok.reserved_bytes <= need
-        ok.close()
+    with pytest.raises(MemoryError, match=f"budget of {need // 2}"):
+        gemma_accel.load(smollm2_path, n_ctx=512, budget_bytes=need // 2)
+    with pytest.raises(ValueError, match="budget_bytes"):
+        gemma_accel.load(smollm2_path, n_ctx=512, budget_bytes=-1)
+    with gemma_accel.load(smollm2_path, n_ctx=512, budget_bytes=need) as m:
+        assert m._core.reserved_bytes <= need
+        assert len(m.generate("Once upon a time", max_tokens=4, temperature=0).tokens) == 4
