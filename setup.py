@@ -1,5 +1,8 @@
 """Builds the C extension gemma_accel._core from csrc/ (one folder per layer: core, formats,
-quants, tokenizer, model, cpu, python; each folder is on the include path).
+quants, tokenizer, model, cpu, vulkan, python; each folder is on the include path), and the
+Vulkan kernels: kernels/*.comp compiled to SPIR-V by glslc (scripts/gen_spirv.py) into
+build/generated/ga_vk_spirv_data.c.  The Vulkan headers are used when installed; the loader
+itself is opened at run time, so the extension never links libvulkan.
 
 Environment knobs:
   GA_SANITIZE=1   build with AddressSanitizer + UndefinedBehaviorSanitizer (make test-asan)
@@ -9,6 +12,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy
 from setuptools import Extension, setup
@@ -40,14 +44,18 @@ if os.environ.get("GA_SANITIZE"):
     cflags = [f for f in cflags if f != "-O3"] + ["-O1", "-g"] + san
     ldflags += san
 
+SPIRV_C = os.path.join("build", "generated", "ga_vk_spirv_data.c")
+subprocess.run([sys.executable, os.path.join("scripts", "gen_spirv.py"), SPIRV_C], check=True)
+vk_macros = [("GA_HAVE_VULKAN_HEADERS", "1")] if os.path.exists("/usr/include/vulkan/vulkan.h") else []
+
 layers = sorted(d for d in glob.glob("csrc/*") if os.path.isdir(d))
 core = Extension(
     "gemma_accel._core",
-    sources=sorted(glob.glob("csrc/*/*.c")),
-    depends=sorted(glob.glob("csrc/*/*.h")),
+    sources=sorted(glob.glob("csrc/*/*.c")) + [SPIRV_C],
+    depends=sorted(glob.glob("csrc/*/*.h")) + sorted(glob.glob("kernels/*")),
     include_dirs=[numpy.get_include()] + layers + blas_inc,
-    libraries=blas_libs,
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + blas_macros,
+    libraries=blas_libs + ["dl"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")] + blas_macros + vk_macros,
     extra_compile_args=cflags,
     extra_link_args=ldflags,
 )

@@ -15,9 +15,12 @@ def default_threads() -> int:
 
 def info() -> dict:
     """Return version, CPU features found, kernel set chosen (and those this CPU can run),
-    OpenBLAS yes/no, the default thread count, and the worker threads of the process's one
-    pool, which every loaded model shares (0 when none is loaded)."""
+    OpenBLAS yes/no, the default thread count, the worker threads of the process's one
+    pool, which every loaded model shares (0 when none is loaded), the backends built in,
+    and the Vulkan devices (name, type, memory, subgroup size, features; with
+    "vulkan_missing" saying why there are none)."""
     core = _core.cpu_info()
+    devices, missing = _core.vulkan_devices()
     return {
         "version": __version__,
         "cpu_features": [name for name, present in core["cpu_features"].items() if present],
@@ -26,4 +29,7 @@ def info() -> dict:
         "openblas": core["openblas"],
         "threads": default_threads(),
         "pool_threads": core["pool_threads"],
+        "backends": _core.backends(),
+        "vulkan_devices": devices,
+        "vulkan_missing": missing,
     }

@@ -22,6 +22,13 @@ PY
 fi
 # OpenBLAS is optional for the build but wanted for batched prefill.
 have_pkg libopenblas-dev || missing+=(libopenblas-dev)
+# The Vulkan backend: glslc compiles kernels/*.comp at build time, libvulkan-dev gives the
+# headers (the loader itself is opened at run time), and the tests run on Mesa's lavapipe
+# (a CPU Vulkan device) under the Khronos validation layer.
+have_cmd glslc || missing+=(glslc)
+have_pkg libvulkan-dev || missing+=(libvulkan-dev)
+have_pkg mesa-vulkan-drivers || missing+=(mesa-vulkan-drivers)
+have_pkg vulkan-validationlayers || missing+=(vulkan-validationlayers)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

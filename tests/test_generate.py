@@ -434,10 +434,14 @@ def test_load_default_model_and_backends(gemma_path, caplog):
         with caplog.at_level(logging.WARNING, logger="gemma_accel"):
             with gemma_accel.load(gemma_path, backend=name, n_ctx=128) as m:
                 assert m.backend == "cpu"
-                assert m._core.fallback == f"backend {name} is not built into this gemma_accel"
+                # npu is not in this build; vulkan is, but cannot run every op of a model yet (or
+                # this machine has no Vulkan loader or device)
+                want = ("backend npu is not built into this gemma_accel" if name == "npu"
+                        else "backend vulkan cannot run this model: ")
+                assert m._core.fallback.startswith(want), m._core.fallback
                 assert len(m.generate("The sky is", max_tokens=3, temperature=0).tokens) == 3
-        assert any(f"backend {name} is not built" in r.getMessage() and r.levelno == logging.WARNING
-                   for r in caplog.records)
+        assert any(f"backend {name}" in r.getMessage() and "running" in r.getMessage()
+                   and r.levelno == logging.WARNING for r in caplog.records)
     with gemma_accel.load(gemma_path, n_ctx=128) as m:
         assert m.backend == "cpu" and m._core.fallback is None
     with pytest.raises(FileNotFoundError):

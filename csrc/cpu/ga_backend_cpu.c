@@ -252,6 +252,7 @@ static void cpu_free(ga_backend *be) {
 static int cpu_supports(const ga_backend *be, ga_op op, int wtype) {
     (void)be;
     if (op < 0 || op >= GA_OP_COUNT) return 0;
+    if (wtype < 0) return 1; /* the op in general */
     if (op == GA_OP_GET_ROWS) return ga_can_dequantize(wtype);
     if (op == GA_OP_MATMUL) return act_family(wtype) >= 0;
     return 1;

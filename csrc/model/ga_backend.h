@@ -77,6 +77,7 @@ typedef struct {
 
 typedef struct {
     int n_threads, act_bits, n_batch;
+    int device;               /* which device of the backend's kind (Vulkan: as ga_vk_devices lists them) */
     uint64_t budget_bytes;    /* 0 = no limit on alloc() */
 } ga_backend_params;
 
@@ -86,7 +87,7 @@ typedef struct {
     const char *name;
     ga_status (*init)(const ga_backend_params *p, const ga_hparams *hp, ga_backend **out, ga_error *err);
     void (*free)(ga_backend *be);
-    /* 1 if op runs on weights of type wtype (-1: an op without weights) */
+    /* 1 if op runs on weights of type wtype (-1: the op at all, or an op without weights) */
     int (*supports)(const ga_backend *be, ga_op op, int wtype);
     /* rows x width floats of kind; GA_ERR_NOMEM beyond the budget.  layer: GA_MEM_KV's layer */
     ga_status (*alloc)(ga_backend *be, ga_mem_kind kind, int layer, int64_t rows, int64_t width, ga_buf *out,
@@ -105,6 +106,7 @@ typedef struct {
 } ga_backend_i;
 
 extern const ga_backend_i ga_backend_cpu;
+extern const ga_backend_i ga_backend_vulkan; /* csrc/vulkan/ga_backend_vk.c */
 
 /* The backends built in, NULL-terminated; the CPU first. */
 extern const ga_backend_i *const ga_backends[];

@@ -22,7 +22,7 @@ const char *const ga_op_names[GA_OP_COUNT] = {
 };
 _Static_assert(GA_OP_COUNT == 9, "a new op needs its name in ga_op_names");
 
-const ga_backend_i *const ga_backends[] = {&ga_backend_cpu, NULL};
+const ga_backend_i *const ga_backends[] = {&ga_backend_cpu, &ga_backend_vulkan, NULL};
 
 /* op kinds timed when GA_PROFILE is set (ga_model_profile) */
 enum { PROF_EMBED, PROF_NORM, PROF_QKV, PROF_ROPE, PROF_ATTN, PROF_ATTN_OUT, PROF_RESIDUAL, PROF_GATE_UP,
@@ -49,7 +49,7 @@ struct ga_model {
     int32_t *seq_next;              /* [n_seq] batch checks: each sequence's next position */
     int32_t *seq_mark;              /* [n_seq] the chunk that last prepared each sequence */
     int32_t chunk_serial;
-    char fallback[256];
+    char fallback[640];
     int profile;                    /* GA_PROFILE set at creation: time every op */
     double prof_s[PROF_N];
     int64_t prof_tokens;
@@ -197,11 +197,11 @@ static ga_status alloc_buffers(ga_model *m, ga_error *err) {
 /* The backend's part of ga_model_new: init, checks, buffers, weights. */
 static ga_status start_backend(ga_model *m, const ga_backend_i *bi, const ga_model_params *p, ga_error *err) {
     ga_backend_params bp = {.n_threads = p->n_threads, .act_bits = p->act_bits, .n_batch = m->n_batch,
-                            .budget_bytes = p->budget_bytes};
+                            .device = p->device, .budget_bytes = p->budget_bytes};
     m->bi = bi;
     ga_status st = bi->init(&bp, &m->hp, &m->be, err);
     if (st) return st;
-    char why[200];
+    char why[256];
     if (!backend_runs_model(bi, m->be, &m->hp, &m->w, why, sizeof why))
         st = ga_fail(err, GA_ERR_UNSUPPORTED, "%s", why);
     if (st || (st = check_weights(m, err)) || (st = alloc_buffers(m, err)) || (st = bi->load_weights(m->be, &m->w, err))) {

@@ -83,6 +83,7 @@ typedef struct ga_model ga_model;
 typedef struct {
     int n_ctx, n_seq, n_batch, n_threads, act_bits;
     const char *backend;
+    int device;            /* which device of that backend (0: the first) */
     uint64_t budget_bytes;
 } ga_model_params;
 

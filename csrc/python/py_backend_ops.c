@@ -17,6 +17,7 @@
 #include "ga_backend.h"
 #include "ga_kv.h"
 #include "ga_types.h"
+#include "ga_vk.h"
 
 typedef struct {
     PyObject_HEAD
@@ -57,12 +58,13 @@ static void runner_free(OpRunnerObject *self) {
 }
 
 static int OpRunner_init(OpRunnerObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"hparams", "backend", "n_ctx", "n_seq", "n_batch", "n_threads", "act_bits", NULL};
+    static char *kwlist[] = {"hparams", "backend", "n_ctx", "n_seq", "n_batch", "n_threads", "act_bits", "device",
+                             NULL};
     PyObject *hp_dict;
     const char *backend = "cpu";
-    int n_ctx = 512, n_seq = 1, n_batch = 64, n_threads = 1, act_bits = 16;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|siiiii", kwlist, &PyDict_Type, &hp_dict, &backend, &n_ctx,
-                                     &n_seq, &n_batch, &n_threads, &act_bits))
+    int n_ctx = 512, n_seq = 1, n_batch = 64, n_threads = 1, act_bits = 16, device = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|siiiiii", kwlist, &PyDict_Type, &hp_dict, &backend, &n_ctx,
+                                     &n_seq, &n_batch, &n_threads, &act_bits, &device))
         return -1;
     runner_free(self);
     if (ga_py_parse_hparams(hp_dict, &self->hp) < 0) return -1;
@@ -89,7 +91,7 @@ static int OpRunner_init(OpRunnerObject *self, PyObject *args, PyObject *kwds) {
     self->pos = PyMem_Calloc((size_t)n_batch, sizeof(int32_t));
     self->seq = PyMem_Calloc((size_t)n_batch, sizeof(int32_t));
     if (!self->w || !self->tokens || !self->pos || !self->seq) { runner_free(self); PyErr_NoMemory(); return -1; }
-    ga_backend_params bp = {.n_threads = n_threads, .act_bits = act_bits, .n_batch = n_batch};
+    ga_backend_params bp = {.n_threads = n_threads, .act_bits = act_bits, .n_batch = n_batch, .device = device};
     if ((st = self->bi->init(&bp, &self->hp, &self->be, &err))) {
         runner_free(self);
         ga_py_raise(st, &err, NULL);
@@ -387,7 +389,20 @@ done:
     return res;
 }
 
+/* supports(op, wtype=-1) -> bool */
+static PyObject *OpRunner_supports(OpRunnerObject *self, PyObject *args) {
+    const char *name;
+    int wtype = -1;
+    if (!PyArg_ParseTuple(args, "s|i", &name, &wtype)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    const int code = op_from_name(name);
+    if (code < 0) return PyErr_Format(PyExc_ValueError, "no op named %s", name);
+    return PyBool_FromLong(self->bi->supports(self->be, (ga_op)code, wtype));
+}
+
 static PyMethodDef OpRunner_methods[] = {
+    {"supports", (PyCFunction)OpRunner_supports, METH_VARARGS,
+     "supports(op, wtype=-1)\n--\n\nWhether the backend runs op (on weights of type wtype)."},
     {"alloc", (PyCFunction)(void (*)(void))OpRunner_alloc, METH_VARARGS | METH_KEYWORDS,
      "alloc(kind, rows, width, layer=-1)\n--\n\nA buffer of the backend: 'act', 'kv' (K then V pages) or 'output'."},
     {"write", (PyCFunction)(void (*)(void))OpRunner_write, METH_VARARGS | METH_KEYWORDS,
@@ -440,7 +455,53 @@ static PyObject *py_backends(PyObject *self, PyObject *noargs) {
     return out;
 }
 
+static const char *version_text(uint32_t v, char *buf, size_t n) {
+    snprintf(buf, n, "%u.%u.%u", (v >> 22) & 0x7f, (v >> 12) & 0x3ff, v & 0xfff);
+    return buf;
+}
+
+/* vulkan_devices() -> (devices, reason): reason says why the list is empty (None otherwise) */
+static PyObject *py_vulkan_devices(PyObject *self, PyObject *noargs) {
+    (void)self; (void)noargs;
+    ga_vk_device_info info[16];
+    int n = 0;
+    ga_error err;
+    ga_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = ga_vk_devices(info, 16, &n, &err);
+    Py_END_ALLOW_THREADS
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    for (int i = 0; i < n; i++) {
+        char ver[32];
+        PyObject *d = Py_BuildValue(
+            "{s:i,s:s,s:s,s:s,s:K,s:I,s:K,s:I,s:{s:O,s:O,s:O,s:O}}", "index", i, "name", info[i].name, "type",
+            info[i].type, "api_version", version_text(info[i].api_version, ver, sizeof ver), "memory_bytes",
+            (unsigned long long)info[i].memory_bytes, "subgroup_size", info[i].subgroup_size, "max_storage_range",
+            (unsigned long long)info[i].max_storage_range, "max_shared_bytes", info[i].max_shared_bytes, "features",
+            "shader_float16", info[i].fp16 ? Py_True : Py_False, "storage_buffer_16bit",
+            info[i].storage16 ? Py_True : Py_False, "storage_buffer_8bit", info[i].storage8 ? Py_True : Py_False,
+            "integer_dot_product", info[i].int_dot ? Py_True : Py_False);
+        if (!d || PyList_Append(list, d) < 0) { Py_XDECREF(d); Py_DECREF(list); return NULL; }
+        Py_DECREF(d);
+    }
+    const char *reason = st ? err.msg : n == 0 ? "no Vulkan device" : NULL;
+    return Py_BuildValue("(Nz)", list, reason);
+}
+
+/* vulkan_validation_messages() -> (count, last message) */
+static PyObject *py_vulkan_validation(PyObject *self, PyObject *noargs) {
+    (void)self; (void)noargs;
+    return Py_BuildValue("(Ls)", (long long)ga_vk_validation_messages(), ga_vk_last_validation_message());
+}
+
 static PyMethodDef functions[] = {
+    {"vulkan_devices", py_vulkan_devices, METH_NOARGS,
+     "vulkan_devices()\n--\n\n(devices, reason): the Vulkan devices (name, type, memory, subgroup size, features), "
+     "and why there are none (no loader, no device) or None."},
+    {"vulkan_validation_messages", py_vulkan_validation, METH_NOARGS,
+     "vulkan_validation_messages()\n--\n\n(count, last): what the Khronos validation layer reported since the "
+     "process started (with GA_VK_VALIDATION=1)."},
     {"op_names", py_op_names, METH_NOARGS, "op_names()\n--\n\nThe backend ops, in enum order."},
     {"backends", py_backends, METH_NOARGS, "backends()\n--\n\nThe backends built in."},
     {NULL, NULL, 0, NULL},

@@ -334,13 +334,13 @@ static void close_after_calls(ModelObject *self) {
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", "n_seq", "backend",
-                             "budget_bytes", NULL};
+                             "budget_bytes", "device", NULL};
     PyObject *hp_dict, *weights;
     ga_model_params mp = {.act_bits = 16, .n_seq = 1, .backend = "cpu"};
     unsigned long long budget = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|iisK", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|iisKi", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
                                      &weights, &mp.n_ctx, &mp.n_batch, &mp.n_threads, &mp.act_bits, &mp.n_seq,
-                                     &mp.backend, &budget))
+                                     &mp.backend, &budget, &mp.device))
         return -1;
     mp.budget_bytes = budget;
     if (!self->call_lock && !(self->call_lock = PyThread_allocate_lock())) {
