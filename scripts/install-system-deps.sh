@@ -25,19 +25,28 @@ have_pkg libopenblas-dev || missing+=(libopenblas-dev)
 # The Vulkan backend: glslc compiles kernels/*.comp at build time, libvulkan-dev gives the
 # headers (the loader itself is opened at run time), and the tests run on Mesa's lavapipe
 # (a CPU Vulkan device) under the Khronos validation layer.
-have_cmd glslc || missing+=(glslc)
-have_pkg libvulkan-dev || missing+=(libvulkan-dev)
-have_pkg mesa-vulkan-drivers || missing+=(mesa-vulkan-drivers)
-have_pkg vulkan-validationlayers || missing+=(vulkan-validationlayers)
+# They are optional: without them the build skips the Vulkan kernels and runs on the CPU.
+vulkan=()
+have_cmd glslc || vulkan+=(glslc)
+have_pkg libvulkan-dev || vulkan+=(libvulkan-dev)
+have_pkg mesa-vulkan-drivers || vulkan+=(mesa-vulkan-drivers)
+have_pkg vulkan-validationlayers || vulkan+=(vulkan-validationlayers)
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ ${#vulkan[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! have_cmd apt-get; then
-  echo "install-system-deps: missing ${missing[*]} (not root or no apt-get: install them yourself)" >&2
+  echo "install-system-deps: missing ${missing[*]} ${vulkan[*]} (not root or no apt-get: install them yourself)" >&2
   exit 0
 fi
-echo "install-system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-system-deps: installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ ${#vulkan[@]} -gt 0 ]; then
+  echo "install-system-deps: installing ${vulkan[*]} (the Vulkan backend)"
+  apt-get install -y -qq --no-install-recommends "${vulkan[@]}" >/dev/null ||
+    echo "install-system-deps: could not install ${vulkan[*]}: building without the Vulkan backend" >&2
+fi
