@@ -23,7 +23,7 @@ from .text_stream import TextAssembler
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("cpu", "vulkan", "npu")
+BACKENDS = ("cpu", "vulkan", "npu", "auto")
 DEFAULT_N_BATCH = 256  # prefill chunk: each dequantized weight tile serves this many tokens
 REPEAT_LAST_N = 64
 
@@ -107,12 +107,14 @@ class Model:
     """A loaded model.  Use gemma_accel.load() to make one."""
 
     def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH,
-                 act_bits=16, budget_bytes=None):
+                 act_bits=16, budget_bytes=None, device=0):
         from .checkpoint import open_checkpoint
         from .info import default_threads
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(device, int) or isinstance(device, bool) or device < 0:
+            raise ValueError(f"device must be a non-negative int, got {device!r}")
         t0 = time.perf_counter()
         self._core = self._file = None
         self.path = Path(path)
@@ -141,10 +143,13 @@ class Model:
         self._table = table  # the weight views, for more C models over the same file (tests, pools)
         if budget_bytes is not None and (not isinstance(budget_bytes, int) or budget_bytes < 1):
             raise ValueError(f"budget_bytes must be a positive int or None, got {budget_bytes!r}")
-        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits, backend=backend,
-                                 budget_bytes=budget_bytes or 0)
+        # "auto": the GPU when it can run the model, else the CPU without a warning
+        self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits,
+                                 backend="vulkan" if backend == "auto" else backend,
+                                 budget_bytes=budget_bytes or 0, device=device)
         if self._core.fallback:  # the whole model runs on the CPU instead
-            log.warning("%s; running %s on the CPU", self._core.fallback, self.path.name)
+            (log.info if backend == "auto" else log.warning)("%s; running %s on the CPU", self._core.fallback,
+                                                             self.path.name)
         self.backend = self._core.backend
         self.n_ctx = n_ctx
         self.n_vocab = hp["n_vocab"]
@@ -359,12 +364,15 @@ class Model:
         return self.generate(ids, **kwargs)
 
 
-def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, budget_bytes=None) -> Model:
+def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, budget_bytes=None,
+         device=0) -> Model:
     """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M).
 
     n_ctx: KV-cache size in tokens (default: the trained context, capped by memory).
     budget_bytes: the most working memory (KV cache, scratch, weight copies) the backend may
     reserve; MemoryError, naming the budget, when the model needs more (default: no limit).
+    backend: "cpu", "vulkan", "npu", or "auto" (the GPU when it can run the model, quietly the
+    CPU otherwise); device: which device of the backend (gemma_accel.info()["vulkan_devices"]).
     n_threads: worker threads (default: the CPUs this process may use).
     act_bits: 16 (default) carries activations into the integer dot products as
     int8 + int8 residual, matching float references closely; 8 is plain int8 as
@@ -377,4 +385,4 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, b
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
     return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits,
-                 budget_bytes=budget_bytes)
+                 budget_bytes=budget_bytes, device=device)

@@ -444,5 +444,18 @@ def test_load_default_model_and_backends(gemma_path, caplog):
                    and r.levelno == logging.WARNING for r in caplog.records)
     with gemma_accel.load(gemma_path, n_ctx=128) as m:
         assert m.backend == "cpu" and m._core.fallback is None
+    # "auto" takes the CPU without a warning when the GPU cannot run the model
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gemma_accel"):
+        with gemma_accel.load(gemma_path, n_ctx=128, backend="auto") as m:
+            assert m.backend == "cpu" and m._core.fallback
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # a device this machine lacks is a reason to run on the CPU, named in the warning
+    with gemma_accel.load(gemma_path, n_ctx=128, backend="vulkan", device=7) as m:
+        assert m.backend == "cpu" and m._core.fallback.startswith("backend vulkan cannot run this model: ")
+        if gemma_accel.info()["vulkan_devices"]:
+            assert "no Vulkan device 7" in m._core.fallback
+    with pytest.raises(ValueError, match="device"):
+        gemma_accel.load(gemma_path, device=-1)
     with pytest.raises(FileNotFoundError):
         gemma_accel.load("/nonexistent/model.gguf")
