@@ -10,28 +10,14 @@ prefill 128/512, decode and peak RSS are printed with after/before.  llama.cpp i
 binary for both, so a ratio against it moves by exactly after/before.
 """
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import bench  # noqa: E402  (its run_child runs either checkout)
 METRICS = ("prefill128_tps", "prefill512_tps", "decode_tps", "peak_rss_mib")
-
-
-def child(root, model, ids, threads, kernel_set):
-    cmd = [sys.executable, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", "ga", "--model",
-           str(model), "--ids", str(ids), "--threads", str(threads), "--task", "main", "--act-bits", "16"]
-    if kernel_set:
-        cmd += ["--kernel-set", kernel_set]
-    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS=str(threads))
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root))
-    for line in res.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
-    raise RuntimeError(f"{root} failed ({res.returncode}):\n{res.stderr[-2000:]}")
 
 
 def main():
@@ -42,7 +28,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--kernel-set")
     args = ap.parse_args()
-    sys.path.insert(0, str(HERE.parent))
+    bench.KERNEL_SET = args.kernel_set
     from gemma_accel.model_paths import default_model_path
     model = default_model_path()
     ids = HERE / ".cache" / "bench_ids.json"
@@ -52,7 +38,7 @@ def main():
     for i in range(args.runs):
         order = ("before", "after") if i % 2 == 0 else ("after", "before")
         for name in order:
-            runs[name].append(child(getattr(args, name), model, ids, args.threads, args.kernel_set))
+            runs[name].append(bench.run_child("ga", 16, model, ids, args.threads, "main", root=getattr(args, name)))
         print(f"run {i + 1}/{args.runs}", file=sys.stderr)
     print(f"{'metric':16s} {'before':>9s} {'after':>9s}  after/before   ({args.runs} runs each, medians"
           f"{', kernel set ' + args.kernel_set if args.kernel_set else ''})")

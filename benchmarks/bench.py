@@ -259,20 +259,21 @@ def weight_bytes_per_token(path):
 KERNEL_SET = None  # --kernel-set: gemma_accel's kernels forced to this set (default: the best runnable)
 
 
-def run_child(engine, act_bits, model, ids_path, threads, task):
+def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT):
+    """One measurement in a fresh process; root: the checkout whose gemma_accel (and bench.py) runs."""
     py = sys.executable if engine == "ga" else str(llama_python())
-    cmd = [py, str(Path(__file__).resolve()), "--child", "--engine", engine, "--model", str(model),
+    cmd = [py, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", engine, "--model", str(model),
            "--ids", str(ids_path), "--threads", str(threads), "--task", task]
     if act_bits:
         cmd += ["--act-bits", str(act_bits)]
     if engine == "ga" and KERNEL_SET:
         cmd += ["--kernel-set", KERNEL_SET]
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", str(threads))
     if task == "profile":
         env["GA_PROFILE"] = "1"
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root))
     for line in res.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):])

@@ -156,18 +156,27 @@ def fill_positions(r, seqs_lengths, n_batch):
             pos += k
 
 
-def case_attention(r, shape, layer, tokens, softcap=0.0):
-    """tokens: [(seq, pos), ...] of the chunk; each sequence is first filled up to its first
-    position; K/V pages hold random values everywhere."""
-    rng = np.random.default_rng(4)
-    d, H, Hkv = shape["head_dim"], shape["n_head"], shape["n_head_kv"]
-    KV = Hkv * d
-    n_pages = 2 * ((2048 + 127) // 128)
-    kv = r.alloc("kv", n_pages * 128, KV, layer=layer)
+KV_PAGES = 2 * ((2048 + 127) // 128)  # two sequences of n_ctx 2048
+
+
+def paged_kv(r, shape, layer, tokens):
+    """A KV buffer for layer, with each sequence of tokens ([(seq, pos), ...]) given pages up
+    to its first position; returns (buffer, floats per position)."""
+    KV = shape["n_head_kv"] * shape["head_dim"]
+    kv = r.alloc("kv", KV_PAGES * 128, KV, layer=layer)
     firsts = {}
     for s, p in tokens:
         firsts.setdefault(s, p)
     fill_positions(r, sorted(firsts.items()), 64)
+    return kv, KV
+
+
+def case_attention(r, shape, layer, tokens):
+    """tokens: [(seq, pos), ...] of the chunk; K/V pages hold random values everywhere."""
+    rng = np.random.default_rng(4)
+    d, H = shape["head_dim"], shape["n_head"]
+    kv, KV = paged_kv(r, shape, layer, tokens)
+    n_pages = KV_PAGES
     kv_write(r, kv, rng.standard_normal(2 * n_pages * 128 * KV).astype(np.float32))
     T = len(tokens)
     r.chunk([1] * T, [p for _, p in tokens], [s for s, _ in tokens])
@@ -179,14 +188,9 @@ def case_attention(r, shape, layer, tokens, softcap=0.0):
 
 def case_qk_rope_store(r, shape, layer, tokens, store=True):
     rng = np.random.default_rng(5)
-    d, H, Hkv = shape["head_dim"], shape["n_head"], shape["n_head_kv"]
-    KV = Hkv * d
-    n_pages = 2 * ((2048 + 127) // 128)
-    kvb = r.alloc("kv", n_pages * 128, KV, layer=layer)
-    firsts = {}
-    for s, p in tokens:
-        firsts.setdefault(s, p)
-    fill_positions(r, sorted(firsts.items()), 64)
+    d, H = shape["head_dim"], shape["n_head"]
+    kvb, KV = paged_kv(r, shape, layer, tokens)
+    n_pages = KV_PAGES
     T = len(tokens)
     r.chunk([1] * T, [p for _, p in tokens], [s for s, _ in tokens])
     q, k, v = r.alloc("act", 64, H * d), r.alloc("act", 64, KV), r.alloc("act", 64, KV)

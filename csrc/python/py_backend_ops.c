@@ -428,7 +428,7 @@ static PyTypeObject OpRunnerType = {
     .tp_name = "gemma_accel._core.OpRunner",
     .tp_basicsize = sizeof(OpRunnerObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "OpRunner(hparams, backend='cpu', n_ctx=512, n_seq=1, n_batch=64, n_threads=1, act_bits=16): "
+    .tp_doc = "OpRunner(hparams, backend='cpu', n_ctx=512, n_seq=1, n_batch=64, n_threads=1, act_bits=16, device=0): "
               "single backend ops on NumPy data (tests/test_backend_ops.py).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)OpRunner_init,

@@ -781,7 +781,8 @@ static PyTypeObject ModelType = {
     .tp_name = "gemma_accel._core.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16, n_seq=1, backend='cpu', budget_bytes=0): "
+    .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16, n_seq=1, backend='cpu', budget_bytes=0, "
+               "device=0): "
                "the C forward pass.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Model_init,
