@@ -57,15 +57,13 @@ struct ga_model {
 
 /* ------------------------------------------------------------------ checks */
 
-static ga_status check_weight(const ga_model *m, const ga_weight *w, const char *what, int layer, int64_t rows,
+/* Shapes only: backend_runs_model has already asked the backend about every weight type. */
+static ga_status check_weight(const ga_weight *w, const char *what, int layer, int64_t rows,
                               int64_t cols, ga_error *err) {
     if (!w->data) return ga_fail(err, GA_ERR_ARG, "layer %d: missing weight %s", layer, what);
     if (w->rows != rows || w->cols != cols)
         return ga_fail(err, GA_ERR_FORMAT, "layer %d: %s is %lldx%lld, expected %lldx%lld", layer,
                        what, (long long)w->rows, (long long)w->cols, (long long)rows, (long long)cols);
-    if (!m->bi->supports(m->be, what[0] == 't' ? GA_OP_GET_ROWS : GA_OP_MATMUL, w->type))
-        return ga_fail(err, GA_ERR_UNSUPPORTED, "layer %d: %s has type %d, which backend %s cannot run", layer,
-                       what, w->type, m->bi->name);
     return GA_OK;
 }
 
@@ -74,21 +72,21 @@ static ga_status check_weights(const ga_model *m, ga_error *err) {
     const ga_weights *w = &m->w;
     const int64_t D = hp->n_embd;
     ga_status st;
-    if ((st = check_weight(m, &w->tok_embd, "token_embd", -1, hp->n_vocab, D, err))) return st;
-    if ((st = check_weight(m, &w->output, "output", -1, hp->n_vocab, D, err))) return st;
+    if ((st = check_weight(&w->tok_embd, "token_embd", -1, hp->n_vocab, D, err))) return st;
+    if ((st = check_weight(&w->output, "output", -1, hp->n_vocab, D, err))) return st;
     if (!w->output_norm) return ga_fail(err, GA_ERR_ARG, "missing output_norm");
     for (int l = 0; l < hp->n_layer; l++) {
         const ga_layer_weights *L = &w->layers[l];
         const ga_layer_hparams *lh = &hp->layer[l];
         const int64_t Q = (int64_t)lh->n_head * lh->head_dim, KV = (int64_t)lh->n_head_kv * lh->head_dim,
                       F = lh->n_ff;
-        if ((st = check_weight(m, &L->wq, "attn_q", l, Q, D, err)) ||
-            (lh->kv_from == l && (st = check_weight(m, &L->wk, "attn_k", l, KV, D, err))) ||
-            (lh->kv_from == l && (st = check_weight(m, &L->wv, "attn_v", l, KV, D, err))) ||
-            (st = check_weight(m, &L->wo, "attn_output", l, D, Q, err)) ||
-            (st = check_weight(m, &L->gate, "ffn_gate", l, F, D, err)) ||
-            (st = check_weight(m, &L->up, "ffn_up", l, F, D, err)) ||
-            (st = check_weight(m, &L->down, "ffn_down", l, D, F, err)))
+        if ((st = check_weight(&L->wq, "attn_q", l, Q, D, err)) ||
+            (lh->kv_from == l && (st = check_weight(&L->wk, "attn_k", l, KV, D, err))) ||
+            (lh->kv_from == l && (st = check_weight(&L->wv, "attn_v", l, KV, D, err))) ||
+            (st = check_weight(&L->wo, "attn_output", l, D, Q, err)) ||
+            (st = check_weight(&L->gate, "ffn_gate", l, F, D, err)) ||
+            (st = check_weight(&L->up, "ffn_up", l, F, D, err)) ||
+            (st = check_weight(&L->down, "ffn_down", l, D, F, err)))
             return st;
         if (!L->attn_norm || !L->ffn_norm) return ga_fail(err, GA_ERR_ARG, "layer %d: missing norms", l);
         if (hp->post_norms && (!L->post_attn_norm || !L->post_ffw_norm))
