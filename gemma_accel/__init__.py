@@ -7,7 +7,7 @@
 """
 import logging
 
-from ._core import Error, ModelClosedError, ModelFormatError
+from ._core import DeviceError, DeviceMemoryError, Error, ModelClosedError, ModelFormatError
 from ._version import __version__
 from .info import info
 from .model_paths import default_model_path, smollm2_model_path
@@ -21,7 +21,8 @@ from .quantize import PROFILES, OutputExistsError, QuantizeReport, quantize
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "Error", "ModelFormatError", "ModelClosedError", "__version__", "info", "default_model_path",
+    "Error", "ModelFormatError", "ModelClosedError", "DeviceError", "DeviceMemoryError", "__version__", "info",
+    "default_model_path",
     "smollm2_model_path", "GGUFFile", "GGUFWriter", "SafetensorsFile", "HFCheckpoint", "kernels",
     "block_formats", "load", "Model", "Completion", "CompletionStream",
     "quantize", "QuantizeReport", "OutputExistsError", "PROFILES",

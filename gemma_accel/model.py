@@ -145,7 +145,7 @@ class Model:
             raise ValueError(f"budget_bytes must be a positive int or None, got {budget_bytes!r}")
         # "auto": the GPU when it can run the model, else the CPU without a warning
         self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits,
-                                 backend="vulkan" if backend == "auto" else backend,
+                                 backend=backend,
                                  budget_bytes=budget_bytes or 0, device=device)
         if self._core.fallback:  # the whole model runs on the CPU instead
             (log.info if backend == "auto" else log.warning)("%s; running %s on the CPU", self._core.fallback,

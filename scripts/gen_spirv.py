@@ -3,6 +3,8 @@
     python scripts/gen_spirv.py OUT.c      (setup.py runs it before building the extension)
 
 OUT.c defines ga_vk_kernels[] (name, words, word count) for csrc/vulkan/ga_vk_spirv.h.
+A kernel that includes quant.glsl is compiled once per weight block type, with -DTYPE_<T>,
+and named <kernel>_<t> (matvec_q4_k, ...).
 Without glslc it writes an empty table: the extension then builds and runs on the CPU, and
 the Vulkan backend reports that its kernels are missing.
 """
@@ -14,18 +16,28 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the block types of quant.glsl; csrc/vulkan/ga_backend_vk.c's WTYPES names the same
+WEIGHT_TYPES = ("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K")
+
+
+def variants(src):
+    """(name, extra glslc flags) of each SPIR-V module compiled from src."""
+    name = os.path.splitext(os.path.basename(src))[0]
+    if '#include "quant.glsl"' not in open(src).read():
+        return [(name, [])]
+    return [(f"{name}_{t.lower()}", [f"-DTYPE_{t}"]) for t in WEIGHT_TYPES]
 
 
 def compile_all(glslc):
     out = []
     for src in sorted(glob.glob(os.path.join(ROOT, "kernels", "*.comp"))):
-        name = os.path.splitext(os.path.basename(src))[0]
-        with tempfile.TemporaryDirectory() as tmp:
-            spv = os.path.join(tmp, name + ".spv")
-            subprocess.run([glslc, "--target-env=vulkan1.2", "-O", "-I", os.path.join(ROOT, "kernels"), "-o", spv,
-                            src], check=True)
-            data = open(spv, "rb").read()
-        out.append((name, data))
+        for name, flags in variants(src):
+            with tempfile.TemporaryDirectory() as tmp:
+                spv = os.path.join(tmp, name + ".spv")
+                subprocess.run([glslc, "--target-env=vulkan1.2", "-O", *flags, "-I", os.path.join(ROOT, "kernels"),
+                                "-o", spv, src], check=True)
+                data = open(spv, "rb").read()
+            out.append((name, data))
     return out
 
 
@@ -49,7 +61,8 @@ def write_c(path, kernels, note):
 def main(out):
     glslc = shutil.which("glslc")
     if glslc:
-        write_c(out, compile_all(glslc), f"{len(glob.glob(os.path.join(ROOT, 'kernels', '*.comp')))} kernels")
+        kernels = compile_all(glslc)
+        write_c(out, kernels, f"{len(kernels)} kernels")
     else:
         print("gen_spirv: glslc not found, building without Vulkan kernels", file=sys.stderr)
         write_c(out, [], "glslc was not found: no kernels")

@@ -50,7 +50,7 @@ assert set(NMSE_BOUND) == set(_core.op_names()), "every op needs a bound and a c
 
 GEMMA = dict(n_embd=640, n_head=4, n_head_kv=1, head_dim=256, n_ff=2048, window=512, neox=1, gelu=1, qk_norm=1)
 SMOLLM = dict(n_embd=576, n_head=9, n_head_kv=3, head_dim=64, n_ff=1536, window=0, neox=0, gelu=0, qk_norm=0)
-F32, F16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, BF16 = 0, 1, 2, 6, 8, 12, 14, 30
+F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, BF16 = 0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 30
 
 
 def hparams(shape, attn_softcap=0.0):
@@ -76,15 +76,26 @@ def weight(rng, type_id, rows, cols):
 
 
 class Runner:
-    """An OpRunner on one (backend, kernel set); the kernel set is restored after."""
+    """An OpRunner on one (backend, kernel set); the kernel set is restored after.  kw may
+    hold env: variables set while the backend starts (GA_VK_MAX_RANGE)."""
 
     def __init__(self, target, hp, **kw):
         self.backend, self.kset = target
+        self.env = kw.pop("env", {})
         self.hp, self.kw = hp, kw
 
     def __enter__(self):
         self.prev = _core.set_kernel_set(self.kset) if self.kset else None
-        self.r = _core.OpRunner(self.hp, backend=self.backend, **self.kw)
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            self.r = _core.OpRunner(self.hp, backend=self.backend, **self.kw)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k)
+                else:
+                    os.environ[k] = v
         return self.r
 
     def __exit__(self, *exc):
@@ -134,6 +145,18 @@ def case_matmul(r, shapes, type_ids, T):
         for i, (rows, _) in enumerate(shapes[:len(idx)]):
             out[f"y{first}{i}"] = r.read(ys[i], T * rows)
     return out
+
+
+def case_head(r, type_id, rows, cols, T):
+    """The output head: a matmul into the output buffer, which stands for the caller's array."""
+    rng = np.random.default_rng(11)
+    r.load([weight(rng, type_id, rows, cols)])
+    x, out = r.alloc("act", 64, cols), r.alloc("output", 64, rows)
+    r.write(x, rng.standard_normal(64 * cols).astype(np.float32))
+    r.chunk(list(range(T)), list(range(T)), [0] * T)
+    host = np.zeros(64 * rows, np.float32)
+    r.run("matmul", T=T, src=x, weights=[0], dst=[out], output=host)
+    return {"logits": host[:T * rows]}
 
 
 def kv_write(r, kv, values):
@@ -270,8 +293,21 @@ def case_kv_copy(r, shape):
 
 CASES = {  # id: (op, hparams, runner kwargs, case function, its arguments)
     # K-quant rows need widths of 256s: Gemma 3 4B's 2560
-    **{f"get_rows-{t}": ("get_rows", hparams(GEMMA), {}, case_get_rows, (t, 2560 if t in (Q4_K, Q6_K) else 640))
-       for t in (F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q6_K)},
+    **{f"get_rows-{t}": ("get_rows", hparams(GEMMA), {}, case_get_rows, (t, 2560 if t in (Q4_K, Q5_K, Q6_K) else 640))
+       for t in (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)},
+    # a table bound in row ranges: the Vulkan backend splits tensors at GA_VK_MAX_RANGE bytes
+    # (the device's maxStorageBufferRange: 128 MiB on lavapipe, under the default model's
+    # 170 MiB embedding)
+    **{f"get_rows-ranges-{t}": ("get_rows", hparams(GEMMA), dict(env={"GA_VK_MAX_RANGE": "65536"}), case_get_rows,
+                                (t, 640)) for t in (Q8_0, Q4_0)},
+    **{f"matmul-head-{t}-T{T}": ("matmul", hparams(GEMMA), dict(n_batch=64), case_head, (t, 1000, 640, T))
+       for t in (Q8_0, Q4_0) for T in (1, 40)},
+    # decode's matvec in its GPU form (16 invocations per row; lavapipe takes one per row)
+    **{f"matmul-lanes-{t}-T{T}": ("matmul", hparams(GEMMA), dict(n_batch=64, env={"GA_VK_MATVEC": "lanes"}),
+                                  case_matmul, ([(640, 2048)], [t], T)) for t in (Q5_0, Q8_0, Q4_K, Q6_K) for T in (1, 3)},
+    # ...and an output head in row ranges, writing an output buffer of two parts
+    **{f"matmul-head-ranges-T{T}": ("matmul", hparams(GEMMA), dict(n_batch=64, env={"GA_VK_MAX_RANGE": "262144"}),
+                                    case_head, (Q8_0, 2000, 640, T)) for T in (1, 40)},
     **{f"rms_norm-D{D}-T{T}": ("rms_norm", hparams(GEMMA), {}, case_rms_norm, (D, T, 3))
        for D in (640, 576) for T in (1, 7)},
     # the default model's weights: Q5_0 q/k/v, Q8_0 down, Q4_K/Q6_K in other files
@@ -280,11 +316,11 @@ CASES = {  # id: (op, hparams, runner kwargs, case function, its arguments)
        for t in (Q5_0, Q4_0, Q8_0, F16, BF16) for T in (1, 3, 64)},
     # K-quants need widths of 256s: the down projection's 2048
     **{f"matmul-gemma-down-{t}-T{T}": ("matmul", hparams(GEMMA), dict(n_batch=64), case_matmul,
-                                       ([(640, 2048)], [t], T)) for t in (Q8_0, Q4_K, Q6_K) for T in (1, 17, 64)},
+                                       ([(640, 2048)], [t], T)) for t in (Q8_0, Q4_K, Q5_K, Q6_K) for T in (1, 17, 64)},
     # SmolLM2: widths of 576 (no K-quants) and a row tail of 1000 rows
     **{f"matmul-smollm2-{t}-T{T}": ("matmul", hparams(SMOLLM), dict(n_batch=64), case_matmul,
                                     ([(1000, 576), (192, 576)], [t, t], T))
-       for t in (Q8_0, Q5_0, Q4_0, F32) for T in (1, 5)},
+       for t in (Q8_0, Q5_0, Q4_0, Q4_1, Q5_1, F32) for T in (1, 5)},
     "matmul-act8": ("matmul", hparams(GEMMA), dict(n_batch=64, act_bits=8), case_matmul,
                     ([(1024, 640)], [Q5_0], 1)),
     **{f"qk_rope_store-{name}-L{layer}-{which}": (
@@ -315,7 +351,9 @@ CASES = {  # id: (op, hparams, runner kwargs, case function, its arguments)
 def run_case(target, case_id):
     """The case's outputs on target, or None when the target does not run its op."""
     op, hp, kw, fn, args = CASES[case_id]
-    with Runner(target, hp, **kw) as r:
+    if target[0] != "cpu" and kw.get("act_bits") == 8:
+        return None  # act_bits is the CPU's activation quantization: other backends keep f32
+    with Runner(target, hp, **dict(kw)) as r:
         if not r.supports(op):
             return None
         before = _core.vulkan_validation_messages()[0]

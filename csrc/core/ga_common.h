@@ -18,6 +18,8 @@ typedef enum {
     GA_ERR_NOMEM,       /* allocation failed                          -> MemoryError */
     GA_ERR_IO,          /* operating-system error                     -> OSError */
     GA_ERR_INTERRUPT,   /* stopped by a signal (Ctrl-C)               -> KeyboardInterrupt */
+    GA_ERR_DEVICE,      /* the accelerator failed or was lost         -> gemma_accel.DeviceError */
+    GA_ERR_DEVICE_MEMORY, /* the accelerator's memory is too small    -> gemma_accel.DeviceMemoryError */
 } ga_status;
 
 typedef struct {

@@ -592,15 +592,14 @@ static ga_status op_rms_norm(ga_backend *be, const ga_op_args *op, ga_error *err
 
 /* llama GGUF files permute q/k so that RoPE rotates adjacent pairs */
 static void rope_adjacent(float *x, int64_t n_heads, int64_t d, int64_t pos, float base, float scale) {
+    float c[2048], sn[2048]; /* head_dim <= 4096 (check_hparams) */
+    ga_rope_angles_adjacent(c, sn, d, pos, base, scale);
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * d;
         for (int64_t i = 0; i < d / 2; i++) {
-            float inv = 1.0f / powf(base, (float)(2 * i) / (float)d);
-            float ang = (float)pos * (inv * scale);
-            float c = cosf(ang), s = sinf(ang);
-            float a = v[2 * i], b2 = v[2 * i + 1];
-            v[2 * i] = a * c - b2 * s;
-            v[2 * i + 1] = a * s + b2 * c;
+            const float a = v[2 * i], b2 = v[2 * i + 1];
+            v[2 * i] = a * c[i] - b2 * sn[i];
+            v[2 * i + 1] = a * sn[i] + b2 * c[i];
         }
     }
 }
@@ -653,21 +652,12 @@ static void qk_task(void *p, int ith, int nth) {
 }
 
 /* the chunk's pages must exist where its tokens write and read (ga_kv_prepare did that) */
-static ga_status check_chunk_pages(ga_backend *be, const ga_op_args *op, const cpu_buf *kvb, ga_error *err) {
-    const ga_chunk *c = be->c;
-    if (!c || op->T != c->T) return ga_fail(err, GA_ERR_ARG, "%s outside a chunk of %d tokens", ga_op_names[op->op],
-                                            op->T);
-    if (op->kv_layer < 0 || op->kv_layer >= be->hp.n_layer)
-        return ga_fail(err, GA_ERR_ARG, "no KV layer %d", op->kv_layer);
-    const int64_t n_pages = kvb->floats / kvb->width / GA_KV_PAGE;
-    for (int i = 0; i < c->T; i++) {
-        if (c->seq[i] < 0 || c->seq[i] >= c->kv->n_seq || c->pos[i] < 0 || c->pos[i] >= c->kv->n_ctx)
-            return ga_fail(err, GA_ERR_ARG, "token %d: sequence %d position %d out of range", i, c->seq[i], c->pos[i]);
-        const int32_t pg = ga_kv_pages(c->kv, c->seq[i], op->kv_layer)[c->pos[i] / GA_KV_PAGE];
-        if (pg < 0 || pg >= n_pages)
-            return ga_fail(err, GA_ERR_ARG, "token %d: no KV page for position %d", i, c->pos[i]);
-    }
-    return GA_OK;
+static ga_status check_chunk_pages(ga_backend *be, const ga_op_args *op, const cpu_buf *kvb, int keys,
+                                   ga_error *err) {
+    if (!be->c || op->T != be->c->T)
+        return ga_fail(err, GA_ERR_ARG, "%s outside a chunk of %d tokens", ga_op_names[op->op], op->T);
+    const int window = keys && be->hp.layer[op->layer].swa ? be->hp.sliding_window : 0;
+    return ga_chunk_check_pages(be->c, op->kv_layer, kvb->floats / kvb->width / GA_KV_PAGE, window, keys, err);
 }
 
 static ga_status op_qk_rope_store(ga_backend *be, const ga_op_args *op, ga_error *err) {
@@ -678,7 +668,7 @@ static ga_status op_qk_rope_store(ga_backend *be, const ga_op_args *op, ga_error
     ga_status st;
     if (!kvb || kvb->kind != GA_MEM_KV || kvb->width != KV)
         return ga_fail(err, GA_ERR_ARG, "qk_rope_store: dst is not a KV buffer of width %lld", (long long)KV);
-    if ((st = check_chunk_pages(be, op, kvb, err)) ||
+    if ((st = check_chunk_pages(be, op, kvb, 0, err)) ||
         (st = check_rows(be, op->src, 0, op->T, H * lh->head_dim, "q", err)))
         return st;
     const int store = op->src2 != GA_BUF_NONE;
@@ -806,21 +796,12 @@ static ga_status op_attention(ga_backend *be, const ga_op_args *op, ga_error *er
     ga_status st;
     if (!kvb || kvb->kind != GA_MEM_KV || kvb->width != KV)
         return ga_fail(err, GA_ERR_ARG, "attention: src2 is not a KV buffer of width %lld", (long long)KV);
-    if ((st = check_chunk_pages(be, op, kvb, err)) || (st = check_rows(be, op->src, 0, op->T, Q, "q", err)) ||
+    if ((st = check_chunk_pages(be, op, kvb, 1, err)) || (st = check_rows(be, op->src, 0, op->T, Q, "q", err)) ||
         (st = check_rows(be, op->dst[0], 0, op->T, Q, "attention output", err)))
         return st;
-    /* every key a query sees must have a page */
-    const ga_chunk *c = be->c;
-    for (int i = 0; i < c->T; i++) {
-        const int32_t *pages = ga_kv_pages(c->kv, c->seq[i], op->kv_layer);
-        for (int64_t b = first_key(be, op->layer, c->pos[i]) / GA_KV_PAGE; b <= c->pos[i] / GA_KV_PAGE; b++)
-            if (pages[b] < 0 || (int64_t)pages[b] >= kvb->floats / KV / GA_KV_PAGE)
-                return ga_fail(err, GA_ERR_ARG, "token %d: no KV page for positions %lld..", i,
-                               (long long)b * GA_KV_PAGE);
-    }
     elem_task t = {.be = be, .op = op, .T = op->T, .layer = op->layer, .q = data_of(be, op->src),
                    .att = data_of(be, op->dst[0]), .kc = kvb->data, .vc = kvb->data2};
-    const int64_t pos = c->pos[0];
+    const int64_t pos = be->c->pos[0];
     const int G = (int)(lh->n_head / lh->n_head_kv);
     if (op->T == 1 && be->attn_blocked && ga_attention_group_available(G)) {
         /* the heads sharing a kv head read each key once; long contexts split the keys */

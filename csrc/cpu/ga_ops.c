@@ -32,6 +32,15 @@ void ga_rope_angles(float *cos_out, float *sin_out, int64_t i0, int64_t count, i
     }
 }
 
+void ga_rope_angles_adjacent(float *cos_out, float *sin_out, int64_t d, int64_t pos, float base, float freq_scale) {
+    for (int64_t i = 0; i < d / 2; i++) {
+        const float inv = 1.0f / powf(base, (float)(2 * i) / (float)d);
+        const float ang = (float)pos * (inv * freq_scale);
+        cos_out[i] = cosf(ang);
+        sin_out[i] = sinf(ang);
+    }
+}
+
 /* rot_dim is clamped to head_dim and rounded down to even. */
 void ga_rope_neox_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos,
                       float base, float freq_scale) {

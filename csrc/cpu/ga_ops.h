@@ -60,5 +60,8 @@ void ga_axpy_f32_avx2(float *y, float a, const float *x, int64_t n);
  * computed in double so ref and AVX2 rotate by identical factors. */
 void ga_rope_angles(float *cos_out, float *sin_out, int64_t i0, int64_t count, int64_t rot_dim,
                     int64_t pos, float base, float freq_scale);
+/* The angles of adjacent-pair RoPE (llama GGUF files), in float as the CPU applies them:
+ * pair i of head_dim d turns by pos * (scale / base^(2i / d)), for i in [0, d / 2). */
+void ga_rope_angles_adjacent(float *cos_out, float *sin_out, int64_t d, int64_t pos, float base, float freq_scale);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct {
 
 typedef struct {
     int n_threads, act_bits, n_batch;
+    int n_ctx, n_seq;         /* the KV cache's positions per sequence and sequences (ga_kv) */
     int device;               /* which device of the backend's kind (Vulkan: as ga_vk_devices lists them) */
     uint64_t budget_bytes;    /* 0 = no limit on alloc() */
 } ga_backend_params;
@@ -104,6 +105,13 @@ typedef struct {
     ga_status (*end_chunk)(ga_backend *be, ga_error *err);
     uint64_t (*reserved_bytes)(const ga_backend *be);
 } ga_backend_i;
+
+/* The checks every backend makes before an op reads or writes KV pages (ga_chunk.c): each
+ * token of c has a sequence and position in range and a page, in a pool of n_pages, for its
+ * own position; with keys, also for every position it attends to (from pos - window + 1
+ * when window > 0, else from 0). */
+ga_status ga_chunk_check_pages(const ga_chunk *c, int kv_layer, int64_t n_pages, int window, int keys,
+                               ga_error *err);
 
 extern const ga_backend_i ga_backend_cpu;
 extern const ga_backend_i ga_backend_vulkan; /* csrc/vulkan/ga_backend_vk.c */

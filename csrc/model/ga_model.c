@@ -195,6 +195,7 @@ static ga_status alloc_buffers(ga_model *m, ga_error *err) {
 /* The backend's part of ga_model_new: init, checks, buffers, weights. */
 static ga_status start_backend(ga_model *m, const ga_backend_i *bi, const ga_model_params *p, ga_error *err) {
     ga_backend_params bp = {.n_threads = p->n_threads, .act_bits = p->act_bits, .n_batch = m->n_batch,
+                            .n_ctx = m->n_ctx, .n_seq = m->n_seq,
                             .device = p->device, .budget_bytes = p->budget_bytes};
     m->bi = bi;
     ga_status st = bi->init(&bp, &m->hp, &m->be, err);
@@ -243,7 +244,9 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, const ga_model
         ga_model_free(m);
         return st;
     }
-    const ga_backend_i *bi = find_backend(want);
+    /* "auto": the first accelerator built in, and the CPU whenever it cannot run the model */
+    const int is_auto = strcmp(want, "auto") == 0;
+    const ga_backend_i *bi = is_auto ? (ga_backends[1] ? ga_backends[1] : &ga_backend_cpu) : find_backend(want);
     if (!bi) {
         snprintf(m->fallback, sizeof m->fallback, "backend %s is not built into this gemma_accel", want);
     } else if (bi != &ga_backend_cpu) {
@@ -251,8 +254,14 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, const ga_model
             *out = m;
             return GA_OK;
         }
+        /* a model too large for the device asked for is the caller's error, not a reason to
+         * quietly run it elsewhere */
+        if (st == GA_ERR_DEVICE_MEMORY && !is_auto) {
+            ga_model_free(m);
+            return st;
+        }
         /* the whole model moves to the CPU, never op by op */
-        snprintf(m->fallback, sizeof m->fallback, "backend %s cannot run this model: %s", want, err->msg);
+        snprintf(m->fallback, sizeof m->fallback, "backend %s cannot run this model: %s", bi->name, err->msg);
     }
     bi = &ga_backend_cpu;
     if ((st = start_backend(m, bi, p, err))) {

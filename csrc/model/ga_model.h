@@ -76,9 +76,10 @@ typedef struct ga_model ga_model;
  * second dot product, carrying ~15 bits of every activation.  Gemma 3's large activation
  * outliers make 8 measurably lossy: 16 keeps the argmax of every position of our fidelity
  * prompts.
- * backend: "cpu" (NULL too), or another backend's name (ga_backend.h); a backend that is not
- * built in, or cannot run this model, leaves the whole model on the CPU and says why in
- * ga_model_fallback().  budget_bytes: the most working memory (KV cache and scratch) the
+ * backend: "cpu" (NULL too), another backend's name (ga_backend.h), or "auto" (the first
+ * accelerator built in); a backend that is not built in, or cannot run this model, leaves
+ * the whole model on the CPU and says why in ga_model_fallback() -- except a model too large
+ * for the device memory of a backend asked for by name: GA_ERR_DEVICE_MEMORY.  budget_bytes: the most working memory (KV cache and scratch) the
  * backend may reserve, 0 = no limit. */
 typedef struct {
     int n_ctx, n_seq, n_batch, n_threads, act_bits;

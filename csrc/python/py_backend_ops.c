@@ -91,7 +91,8 @@ static int OpRunner_init(OpRunnerObject *self, PyObject *args, PyObject *kwds) {
     self->pos = PyMem_Calloc((size_t)n_batch, sizeof(int32_t));
     self->seq = PyMem_Calloc((size_t)n_batch, sizeof(int32_t));
     if (!self->w || !self->tokens || !self->pos || !self->seq) { runner_free(self); PyErr_NoMemory(); return -1; }
-    ga_backend_params bp = {.n_threads = n_threads, .act_bits = act_bits, .n_batch = n_batch, .device = device};
+    ga_backend_params bp = {.n_threads = n_threads, .act_bits = act_bits, .n_batch = n_batch, .n_ctx = n_ctx,
+                            .n_seq = n_seq, .device = device};
     if ((st = self->bi->init(&bp, &self->hp, &self->be, &err))) {
         runner_free(self);
         ga_py_raise(st, &err, NULL);

@@ -6,6 +6,8 @@
 PyObject *ga_py_Error = NULL;
 PyObject *ga_py_ModelFormatError = NULL;
 PyObject *ga_py_ModelClosedError = NULL;
+PyObject *ga_py_DeviceError = NULL;
+PyObject *ga_py_DeviceMemoryError = NULL;
 
 PyObject *ga_py_raise(ga_status status, const ga_error *err, const char *context) {
     PyObject *type;
@@ -15,6 +17,8 @@ PyObject *ga_py_raise(ga_status status, const ga_error *err, const char *context
     case GA_ERR_NOMEM: type = PyExc_MemoryError; break;
     case GA_ERR_IO: type = PyExc_OSError; break;
     case GA_ERR_INTERRUPT: type = PyExc_KeyboardInterrupt; break;
+    case GA_ERR_DEVICE: type = ga_py_DeviceError; break;
+    case GA_ERR_DEVICE_MEMORY: type = ga_py_DeviceMemoryError; break;
     default: type = ga_py_Error; break;
     }
     const char *msg = err && err->msg[0] ? err->msg : "unknown error";
@@ -52,7 +56,22 @@ PyMODINIT_FUNC PyInit__core(void) {
         "gemma_accel.ModelClosedError", "The model was closed (a stream from it cannot go on).", bases, NULL);
     Py_DECREF(bases);
     if (!ga_py_ModelClosedError) goto fail;
+    ga_py_DeviceError = PyErr_NewExceptionWithDoc(
+        "gemma_accel.DeviceError",
+        "The accelerator failed during a call (a lost Vulkan device); the model cannot go on, a new load can.",
+        ga_py_Error, NULL);
+    if (!ga_py_DeviceError) goto fail;
+    bases = PyTuple_Pack(2, ga_py_Error, PyExc_MemoryError);
+    if (!bases) goto fail;
+    ga_py_DeviceMemoryError = PyErr_NewExceptionWithDoc(
+        "gemma_accel.DeviceMemoryError",
+        "The model does not fit the accelerator's memory (or the budget); the message says how much was needed "
+        "and how much was available.", bases, NULL);
+    Py_DECREF(bases);
+    if (!ga_py_DeviceMemoryError) goto fail;
     if (PyModule_AddObjectRef(m, "Error", ga_py_Error) < 0) goto fail;
+    if (PyModule_AddObjectRef(m, "DeviceError", ga_py_DeviceError) < 0) goto fail;
+    if (PyModule_AddObjectRef(m, "DeviceMemoryError", ga_py_DeviceMemoryError) < 0) goto fail;
     if (PyModule_AddObjectRef(m, "ModelClosedError", ga_py_ModelClosedError) < 0) goto fail;
     if (PyModule_AddObjectRef(m, "ModelFormatError", ga_py_ModelFormatError) < 0) goto fail;
     if (ga_py_add_info(m) < 0 || ga_py_add_gguf(m) < 0 || ga_py_add_safetensors(m) < 0 ||

@@ -22,6 +22,7 @@ typedef struct {
     uint32_t subgroup_size;
     int fp16, storage16, storage8, int_dot; /* shaderFloat16, 16/8-bit storage buffers, integer dot */
     uint64_t max_storage_range;            /* maxStorageBufferRange */
+    uint64_t storage_align;                /* minStorageBufferOffsetAlignment */
     uint32_t max_shared_bytes;             /* maxComputeSharedMemorySize */
 } ga_vk_device_info;
 
@@ -32,6 +33,12 @@ ga_status ga_vk_devices(ga_vk_device_info *out, int cap, int *n, ga_error *err);
 /* Messages the validation layer reported since the process started (GA_VK_VALIDATION=1),
  * and the last one (empty when none). */
 int64_t ga_vk_validation_messages(void);
+
+/* Testing: the n-th queue submission from now (n >= 1) reports VK_ERROR_DEVICE_LOST instead
+ * of running, as a driver does after a GPU hang or reset; 0 disarms.  ga_vk_fault_due() is
+ * the backend's question before each submission. */
+void ga_vk_inject_device_lost(int n);
+int ga_vk_fault_due(void);
 const char *ga_vk_last_validation_message(void);
 
 #ifdef GA_HAVE_VULKAN_HEADERS
@@ -55,7 +62,8 @@ const char *ga_vk_last_validation_message(void);
     X(vkDestroyCommandPool) X(vkAllocateCommandBuffers) X(vkBeginCommandBuffer)                  \
     X(vkEndCommandBuffer) X(vkResetCommandBuffer) X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) \
     X(vkCmdPushConstants) X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkQueueSubmit)              \
-    X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)
+    X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkDeviceWaitIdle)      \
+    X(vkCmdCopyBuffer) X(vkCmdFillBuffer)
 
 typedef struct {
 #define GA_VK_FIELD(name) PFN_##name name;

@@ -12,6 +12,16 @@ static char g_last_message[512];
 int64_t ga_vk_validation_messages(void) { return (int64_t)atomic_load(&g_messages); }
 const char *ga_vk_last_validation_message(void) { return g_last_message; }
 
+static atomic_int g_fault_countdown;
+
+void ga_vk_inject_device_lost(int n) { atomic_store(&g_fault_countdown, n > 0 ? n : 0); }
+
+int ga_vk_fault_due(void) {
+    int n = atomic_load(&g_fault_countdown);
+    while (n > 0 && !atomic_compare_exchange_weak(&g_fault_countdown, &n, n - 1)) {}
+    return n == 1;
+}
+
 #ifndef GA_HAVE_VULKAN_HEADERS
 
 ga_status ga_vk_devices(ga_vk_device_info *out, int cap, int *n, ga_error *err) {
@@ -136,6 +146,7 @@ static void describe(const ga_vk_ctx *c, VkPhysicalDevice pd, ga_vk_device_info 
     d->subgroup_size = sub.subgroupSize;
     d->max_storage_range = p->limits.maxStorageBufferRange;
     d->max_shared_bytes = p->limits.maxComputeSharedMemorySize;
+    d->storage_align = p->limits.minStorageBufferOffsetAlignment;
     VkPhysicalDeviceMemoryProperties mem;
     c->fn.vkGetPhysicalDeviceMemoryProperties(pd, &mem);
     for (uint32_t h = 0; h < mem.memoryHeapCount; h++)
