@@ -1,10 +1,18 @@
 """Fidelity (b): tiny random Gemma 1, 2, 3 and llama models built by Hugging Face
 transformers from a seed, saved as safetensors, loaded by gemma_accel, and compared
-logit for logit with transformers' own forward pass in float32."""
+logit for logit with transformers' own forward pass in float32 -- on the CPU backend, and
+on the Vulkan backend (lavapipe in CI, under the validation layer) within the same bound."""
+import os
+
 import numpy as np
 import pytest
 
-import gemma_accel
+os.environ["GA_VK_VALIDATION"] = "1"
+
+import gemma_accel  # noqa: E402
+from gemma_accel import _core  # noqa: E402
+
+BACKENDS = ["cpu"] + ["vulkan"] * bool(_core.vulkan_devices()[0])
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -49,7 +57,8 @@ def reference_logits(model, ids):
 
 @pytest.mark.parametrize("kind", ["gemma", "gemma2", "gemma3", "llama"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_tiny_model_matches_transformers(kind, dtype, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tiny_model_matches_transformers(kind, dtype, backend, tmp_path):
     model = build(kind)
     if dtype == "bfloat16":
         model = model.to(torch.bfloat16)
@@ -59,9 +68,13 @@ def test_tiny_model_matches_transformers(kind, dtype, tmp_path):
     # weights, with transformers' own buffers (RoPE frequencies) computed in float32
     reference = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
     ref = reference_logits(reference, ids)
-    with gemma_accel.load(tmp_path, n_threads=2) as ours:
+    before = _core.vulkan_validation_messages()[0]
+    with gemma_accel.load(tmp_path, n_threads=2, backend=backend) as ours:
+        assert ours.backend == backend, ours._core.fallback
         got = ours.logits(ids)
         last = ours.logits(ids, last_n=5)
+    count, message = _core.vulkan_validation_messages()
+    assert count == before, f"the Vulkan validation layer said: {message}"
     assert got.shape == (SEQ, COMMON["vocab_size"]) and got.dtype == np.float32
     rel = np.abs(got - ref).max() / np.abs(ref).max()
     assert rel < (REL_TOL if dtype == "float32" else REL_TOL_BF16), f"{kind}/{dtype}: rel err {rel:.2e}"

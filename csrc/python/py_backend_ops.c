@@ -496,6 +496,19 @@ static PyObject *py_vulkan_validation(PyObject *self, PyObject *noargs) {
     return Py_BuildValue("(Ls)", (long long)ga_vk_validation_messages(), ga_vk_last_validation_message());
 }
 
+/* vulkan_inject_device_lost(n): testing; the n-th submission from now fails as lost */
+static PyObject *py_vulkan_inject(PyObject *self, PyObject *arg) {
+    (void)self;
+    const long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 0 || n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "vulkan_inject_device_lost: n must be >= 0");
+        return NULL;
+    }
+    ga_vk_inject_device_lost((int)n);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef functions[] = {
     {"vulkan_devices", py_vulkan_devices, METH_NOARGS,
      "vulkan_devices()\n--\n\n(devices, reason): the Vulkan devices (name, type, memory, subgroup size, features), "
@@ -503,6 +516,9 @@ static PyMethodDef functions[] = {
     {"vulkan_validation_messages", py_vulkan_validation, METH_NOARGS,
      "vulkan_validation_messages()\n--\n\n(count, last): what the Khronos validation layer reported since the "
      "process started (with GA_VK_VALIDATION=1)."},
+    {"vulkan_inject_device_lost", py_vulkan_inject, METH_O,
+     "vulkan_inject_device_lost(n)\n--\n\nTesting: the n-th Vulkan queue submission from now reports a lost device "
+     "instead of running, as a driver does after a GPU reset; 0 disarms."},
     {"op_names", py_op_names, METH_NOARGS, "op_names()\n--\n\nThe backend ops, in enum order."},
     {"backends", py_backends, METH_NOARGS, "backends()\n--\n\nThe backends built in."},
     {NULL, NULL, 0, NULL},

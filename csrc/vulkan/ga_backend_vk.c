@@ -166,14 +166,11 @@ static ga_status vk_fail(ga_backend *be, ga_error *err, VkResult r, const char *
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
-/* Device memory for bytes more; the error says what was needed and what is available. */
+/* Device memory for bytes more; the error says what was needed and what is available.  The
+ * budget is checked once for the whole model, in load_weights (the buffers come first). */
 static ga_status device_mem(ga_backend *be, uint64_t bytes, int host, ga_vk_mem *m, const char *what,
                             ga_error *err) {
-    const uint64_t heap = be->vk.info.memory_bytes, budget = be->p.budget_bytes;
-    if (budget && be->reserved + bytes > budget)
-        return ga_fail(err, GA_ERR_DEVICE_MEMORY,
-                       "%s needs %.1f MiB of Vulkan memory in all (%.1f MiB more for %s); the budget allows %.1f MiB",
-                       be->vk.info.name, mib(be->reserved + bytes), mib(bytes), what, mib(budget));
+    const uint64_t heap = be->vk.info.memory_bytes;
     if (!host && heap && be->device_bytes + bytes > heap)
         return ga_fail(err, GA_ERR_DEVICE_MEMORY,
                        "%s needs %.1f MiB of device memory in all (%.1f MiB more for %s); it has %.1f MiB",
@@ -671,13 +668,17 @@ static ga_status vk_load_weights(ga_backend *be, ga_weights *w, ga_error *err) {
                            (unsigned long long)x->row_bytes);
         need += align_up((uint64_t)x->rows * x->row_bytes, 4);
     }
-    const uint64_t heap = be->vk.info.memory_bytes;
-    if ((be->p.budget_bytes && be->reserved + need > be->p.budget_bytes) || (heap && be->device_bytes + need > heap))
+    const uint64_t heap = be->vk.info.memory_bytes, budget = be->p.budget_bytes;
+    if (budget && be->reserved + need > budget)
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY,
+                       "loading the model on %s needs %.1f MiB of Vulkan memory (%.1f MiB of weights, %.1f MiB of "
+                       "buffers, KV cache and logits); the budget allows %.1f MiB", be->vk.info.name,
+                       mib(be->reserved + need), mib(need), mib(be->reserved), mib(budget));
+    if (heap && be->device_bytes + need > heap)
         return ga_fail(err, GA_ERR_DEVICE_MEMORY,
                        "loading the model on %s needs %.1f MiB of device memory (%.1f MiB of weights, %.1f MiB of "
-                       "buffers); %.1f MiB %s", be->vk.info.name, mib(be->reserved + need), mib(need),
-                       mib(be->reserved), mib(be->p.budget_bytes && be->p.budget_bytes < heap ? be->p.budget_bytes : heap),
-                       be->p.budget_bytes && be->p.budget_bytes < heap ? "is the budget" : "is the device's");
+                       "buffers and KV cache); it has %.1f MiB", be->vk.info.name, mib(be->device_bytes + need),
+                       mib(need), mib(be->device_bytes), mib(heap));
     ga_status st;
     for (int i = 0; i < be->n_weights; i++) {
         vk_weight *vw = &be->weights[i];
