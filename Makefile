@@ -30,9 +30,11 @@ bench-quant: build $(TEST_STAMP)
 
 # gemma_accel vs llama.cpp (the llama-cpp-python that make test installs) on the
 # default model and its Q4_0 / Q8_0 requantizations; writes benchmarks/results/.
+# BACKEND=vulkan: the Vulkan backend on this machine's GPU instead (bench_vulkan.md).
 BENCH_ARGS ?=
+BACKEND ?= cpu
 bench: build $(TEST_STAMP)
-	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench.py --backend $(BACKEND) $(BENCH_ARGS)
 
 system-deps:
 	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh

@@ -17,6 +17,14 @@ the embedding row lookup) / bandwidth.
 Outputs: benchmarks/results/bench.csv, bench.md, decode_vs_context.png.
 
     python benchmarks/bench.py [--runs 5] [--threads 2] [--files default,q4_0,q8_0]
+
+With --backend vulkan (make bench BACKEND=vulkan) it measures the Vulkan backend on the
+first Vulkan device instead: decode and prefill-512 tok/s, load time and device memory
+on the default file and its Q8_0 requantization, against gemma_accel's own --threads CPU
+decode (target: 5x) and, when --llama-vulkan-python names a Python whose llama_cpp was
+built with -DGGML_VULKAN=ON, llama.cpp's Vulkan build on the same file (target: 1.0x).
+Output: benchmarks/results/bench_vulkan.md.  A CPU Vulkan device (lavapipe) is refused:
+its figures say nothing about a GPU.
 """
 import argparse
 import csv
@@ -71,11 +79,13 @@ def _vmhwm_kib():
 
 
 class _GA:
-    def __init__(self, path, threads, act_bits):
+    def __init__(self, path, threads, act_bits, backend="cpu"):
         import gemma_accel
         from gemma_accel import _core
         self._core_mod = _core
-        self.m = gemma_accel.load(path, n_ctx=N_CTX, n_threads=threads, act_bits=act_bits)
+        self.m = gemma_accel.load(path, n_ctx=N_CTX, n_threads=threads, act_bits=act_bits, backend=backend)
+        if self.m.backend != backend:
+            raise RuntimeError(f"the model runs on {self.m.backend}: {self.m._core.fallback}")
         self.core = self.m._core
         self.n_batch = self.core.n_batch
         self.sampler = _core.Sampler(self.m.n_vocab, 0.0, 0, 1.0, 0.0, 1.0, 64, 0)
@@ -97,12 +107,12 @@ class _GA:
 
 
 class _Llama:
-    def __init__(self, path, threads):
+    def __init__(self, path, threads, gpu=False):
         import numpy as np
         import llama_cpp
         self.np = np
         self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads,
-                                   n_threads_batch=threads, verbose=False)
+                                   n_threads_batch=threads, verbose=False, n_gpu_layers=-1 if gpu else 0)
         self.n_vocab = self.llm.n_vocab()
 
     def _argmax(self):
@@ -140,9 +150,9 @@ def child_main(args):
         if args.kernel_set:
             from gemma_accel import _core
             _core.set_kernel_set(args.kernel_set)
-        eng = _GA(args.model, args.threads, args.act_bits)
+        eng = _GA(args.model, args.threads, args.act_bits, args.backend)
     else:
-        eng = _Llama(args.model, args.threads)
+        eng = _Llama(args.model, args.threads, gpu=args.backend == "vulkan")
     t_loaded = time.perf_counter()
     first = eng.feed(ids[:PROMPT_LTFT])
     t_first = time.perf_counter()
@@ -174,6 +184,8 @@ def child_main(args):
         out["decode_tps"] = _decode(eng, first, DECODE_TOKENS)
         out["profile_decode"] = eng.profile(reset=True)
     out["peak_rss_mib"] = _vmhwm_kib() / 1024
+    if args.engine == "ga":
+        out["backend_mib"] = eng.core.reserved_bytes / 2**20  # Vulkan: device memory, weights included
     print("BENCH_JSON " + json.dumps(out), flush=True)
 
 
@@ -259,11 +271,13 @@ def weight_bytes_per_token(path):
 KERNEL_SET = None  # --kernel-set: gemma_accel's kernels forced to this set (default: the best runnable)
 
 
-def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT):
+def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backend="cpu", python=None):
     """One measurement in a fresh process; root: the checkout whose gemma_accel (and bench.py) runs."""
-    py = sys.executable if engine == "ga" else str(llama_python())
+    py = python or (sys.executable if engine == "ga" else str(llama_python()))
     cmd = [py, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", engine, "--model", str(model),
            "--ids", str(ids_path), "--threads", str(threads), "--task", task]
+    if backend != "cpu":  # (ab.py runs older checkouts' bench.py, which may not know the flag)
+        cmd += ["--backend", backend]
     if act_bits:
         cmd += ["--act-bits", str(act_bits)]
     if engine == "ga" and KERNEL_SET:
@@ -371,9 +385,13 @@ def main():
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--kernel-set", help="force gemma_accel's kernel set (portable, avx2, avx512), "
                     "e.g. avx2 on an AVX-512 machine to measure the AVX2 path")
+    ap.add_argument("--backend", default="cpu", choices=("cpu", "vulkan"))
+    ap.add_argument("--llama-vulkan-python", help="a Python whose llama_cpp is built with -DGGML_VULKAN=ON")
     args = ap.parse_args()
     if args.child:
         return child_main(args)
+    if args.backend == "vulkan":
+        return vulkan_main(args)
     global KERNEL_SET
     KERNEL_SET = args.kernel_set
 
@@ -450,6 +468,58 @@ def main():
     machine["loadavg_before"] = load_before
     write_outputs(out, args, files, results, curve, profile, wbytes, bw, bw1, llama_version,
                   machine, time.time() - t_begin)
+
+
+def vulkan_main(args):
+    """make bench BACKEND=vulkan: the Vulkan backend on this machine's first Vulkan device."""
+    global KERNEL_SET
+    KERNEL_SET = None
+    from gemma_accel import _core
+    devices, missing = _core.vulkan_devices()
+    if not devices:
+        sys.exit(f"bench: no Vulkan device ({missing})")
+    dev = devices[0]
+    if dev["type"] == "cpu":
+        log(f"bench: the only Vulkan device is {dev['name']}, a CPU driver (lavapipe): it runs the tests, "
+            "but its speed says nothing about a GPU; nothing measured")
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = prepare_files(["default", "q8_0"])
+    ids = bench_ids()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    ids_path = CACHE / "bench_ids.json"
+    ids_path.write_text(json.dumps(ids))
+    engines = {"gemma_accel vulkan": ("ga", "vulkan", None), f"gemma_accel cpu ({args.threads} threads)": ("ga", "cpu", None)}
+    if args.llama_vulkan_python:
+        engines["llama.cpp vulkan"] = ("llama", "vulkan", args.llama_vulkan_python)
+    rows = {}
+    for label, path in files.items():
+        for name, (kind, backend, py) in engines.items():
+            runs = [run_child(kind, 16 if kind == "ga" else None, path, ids_path, args.threads, "main",
+                              backend=backend, python=py) for _ in range(args.runs)]
+            rows[(label, name)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            r = rows[(label, name)]
+            log(f"{label} {name}: decode {r['decode_tps']:.1f} tok/s, prefill512 {r['prefill512_tps']:.0f} tok/s, "
+                f"load {r['load_s']:.2f} s")
+    L = [f"# Vulkan backend: {dev['name']} ({dev['type']}, {dev['memory_bytes'] / 2**30:.0f} GiB)", "",
+         f"{datetime.date.today()}; medians of {args.runs} runs, each in a fresh process; "
+         f"CPU rows on {args.threads} threads.", "",
+         "| file | engine | decode tok/s | prefill-512 tok/s | load s | device / backend MiB |", "|---|---|---|---|---|---|"]
+    for (label, name), r in rows.items():
+        L.append(f"| {label} | {name} | {r['decode_tps']:.1f} | {r['prefill512_tps']:.0f} | {r['load_s']:.2f} | "
+                 f"{r.get('backend_mib', float('nan')):.0f} |")
+    L.append("")
+    for label in files:
+        vk = rows[(label, "gemma_accel vulkan")]["decode_tps"]
+        cpu = rows[(label, f"gemma_accel cpu ({args.threads} threads)")]["decode_tps"]
+        L.append(f"- {label}: Vulkan decode {vk / cpu:.1f}x our {args.threads}-thread CPU decode (target 5x)")
+        if (label, "llama.cpp vulkan") in rows:
+            L.append(f"- {label}: {vk / rows[(label, 'llama.cpp vulkan')]['decode_tps']:.2f}x llama.cpp's Vulkan "
+                     "decode (target 1.0x)")
+    (out / "bench_vulkan.md").write_text("\n".join(L) + "\n")
+    log(f"wrote {out / 'bench_vulkan.md'}")
+    return 0
 
 
 # --------------------------------------------------------------------------- outputs
