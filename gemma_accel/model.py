@@ -25,6 +25,30 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("cpu", "vulkan", "npu", "auto")
 DEFAULT_N_BATCH = 256  # prefill chunk: each dequantized weight tile serves this many tokens
+DEFAULT_NPU_BUDGET = "64MiB"  # backend="npu": the hard memory budget,
+DEFAULT_NPU_N_CTX = 512       # the context whose KV pool it holds,
+DEFAULT_NPU_CHUNK = 64        # and the prefill chunk (activations are sized for it)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_bytes(value):
+    """An int of bytes, or a string such as "64MiB", "1.5 GiB", "500MB"."""
+    if isinstance(value, bool):
+        raise ValueError(f"a byte count, not {value!r}")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        import re
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
+        if not m or m.group(2).lower() not in _UNITS:
+            raise ValueError(f"cannot read {value!r} as a size (e.g. 64MiB, 1GiB, 500MB)")
+        n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    else:
+        raise ValueError(f"a size must be an int of bytes or a string such as '64MiB', got {value!r}")
+    if n < 1 << 20:
+        raise ValueError(f"a memory budget of {n} bytes is below 1 MiB")
+    return n
 REPEAT_LAST_N = 64
 
 
@@ -106,8 +130,8 @@ def _default_n_ctx(hp: dict) -> int:
 class Model:
     """A loaded model.  Use gemma_accel.load() to make one."""
 
-    def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=DEFAULT_N_BATCH,
-                 act_bits=16, budget_bytes=None, device=0):
+    def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=None,
+                 act_bits=16, budget_bytes=None, device=0, memory_budget=None):
         from .checkpoint import open_checkpoint
         from .info import default_threads
 
@@ -128,6 +152,17 @@ class Model:
         self.tokenizer = self._file.tokenizer()
         self.chat_template = self._file.chat_template
         hp = self.hparams
+        if memory_budget is not None and backend != "npu":
+            raise ValueError("memory_budget is the npu backend's hard budget; other backends take budget_bytes")
+        if backend == "npu":
+            # everything in one arena of memory_budget bytes: a small context and prefill chunk
+            budget_bytes = parse_bytes(memory_budget if memory_budget is not None else DEFAULT_NPU_BUDGET)
+            if n_ctx is None:
+                n_ctx = min(DEFAULT_NPU_N_CTX, hp["n_ctx_train"])
+            if n_batch is None:
+                n_batch = DEFAULT_NPU_CHUNK
+        if n_batch is None:
+            n_batch = DEFAULT_N_BATCH
         if n_ctx is None:
             n_ctx = _default_n_ctx(hp)
         if not isinstance(n_ctx, int) or n_ctx < 1:
@@ -259,6 +294,24 @@ class Model:
             self._core.eval(chunk, logits="last" if last else "none")
         return keep
 
+    def memory_plan(self):
+        """backend="npu": the arena every byte of the engine lives in, as {"budget", "used",
+        "regions": {name: bytes}}; None on the other backends."""
+        with self._acquire():
+            plan = self._core.memory_plan()
+        if plan is None:
+            return None
+        regions = {}
+        for name, _offset, size in plan["regions"]:
+            regions[name] = regions.get(name, 0) + size
+        return {"budget": plan["budget"], "used": plan["used"], "regions": regions}
+
+    def npu_stats(self):
+        """backend="npu": its counters (bytes read from the file, seconds reading and waiting for
+        reads, layers and head tiles read); {} on the other backends."""
+        with self._acquire():
+            return self._core.backend_stats()
+
     def logits(self, ids, *, last_n=None):
         """float32 logits of shape (len(ids), n_vocab), evaluated from an empty cache.
         last_n: return only the last last_n rows (saves memory on long prompts)."""
@@ -365,7 +418,7 @@ class Model:
 
 
 def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, budget_bytes=None,
-         device=0) -> Model:
+         device=0, memory_budget=None) -> Model:
     """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M).
 
     n_ctx: KV-cache size in tokens (default: the trained context, capped by memory).
@@ -377,6 +430,11 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, b
     act_bits: 16 (default) carries activations into the integer dot products as
     int8 + int8 residual, matching float references closely; 8 is plain int8 as
     llama.cpp does: faster, but measurably less exact on Gemma 3.
+    memory_budget (backend="npu"): the hard budget, bytes or "64MiB" (the default): every
+    byte the engine allocates (streamed weight slots, KV pool, activations, scratch) lives in
+    one arena of that size; the weights are read from the file a layer at a time.  Too small
+    a budget raises gemma_accel.DeviceMemoryError naming the smallest that works; the npu
+    backend's n_ctx defaults to 512 and its prefill chunk to 64 tokens.
     """
     if path is None:
         from .model_paths import default_model_path
@@ -385,4 +443,4 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, b
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
     return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits,
-                 budget_bytes=budget_bytes, device=device)
+                 budget_bytes=budget_bytes, device=device, memory_budget=memory_budget)

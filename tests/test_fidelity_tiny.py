@@ -12,7 +12,7 @@ os.environ["GA_VK_VALIDATION"] = "1"
 import gemma_accel  # noqa: E402
 from gemma_accel import _core  # noqa: E402
 
-BACKENDS = ["cpu"] + ["vulkan"] * bool(_core.vulkan_devices()[0])
+BACKENDS = ["cpu", "npu"] + ["vulkan"] * bool(_core.vulkan_devices()[0])
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -69,7 +69,8 @@ def test_tiny_model_matches_transformers(kind, dtype, backend, tmp_path):
     reference = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
     ref = reference_logits(reference, ids)
     before = _core.vulkan_validation_messages()[0]
-    with gemma_accel.load(tmp_path, n_threads=2, backend=backend) as ours:
+    budget = {"memory_budget": "16MiB"} if backend == "npu" else {}
+    with gemma_accel.load(tmp_path, n_threads=2, backend=backend, **budget) as ours:
         assert ours.backend == backend, ours._core.fallback
         got = ours.logits(ids)
         last = ours.logits(ids, last_n=5)

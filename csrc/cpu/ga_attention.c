@@ -19,13 +19,28 @@ static size_t blk_floats(int64_t head_dim) {
 
 static size_t part_floats(int64_t n_head, int64_t head_dim) { return (size_t)(n_head * (head_dim + 2)); }
 
-ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim) {
+uint64_t ga_attn_scratch_need(int n_threads, int64_t n_head, int64_t head_dim) {
+    return (uint64_t)n_threads * ((uint64_t)(GA_ATTN_CHUNK + head_dim) + blk_floats(head_dim) +
+                                  part_floats(n_head, head_dim)) * sizeof(float);
+}
+
+ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim, void *mem) {
     s->n_threads = n_threads;
     s->n_head = n_head;
     s->head_dim = head_dim;
-    s->buf = calloc((size_t)n_threads * (size_t)(GA_ATTN_CHUNK + head_dim), sizeof(float));
-    s->blk = calloc((size_t)n_threads * blk_floats(head_dim), sizeof(float));
-    s->part = calloc((size_t)n_threads * part_floats(n_head, head_dim), sizeof(float));
+    const size_t n_buf = (size_t)n_threads * (size_t)(GA_ATTN_CHUNK + head_dim),
+                 n_blk = (size_t)n_threads * blk_floats(head_dim), n_part = (size_t)n_threads * part_floats(n_head, head_dim);
+    if (mem) {
+        s->owned = 0;
+        s->buf = mem;
+        s->blk = s->buf + n_buf;
+        s->part = s->blk + n_blk;
+        return GA_OK;
+    }
+    s->owned = 1;
+    s->buf = calloc(n_buf, sizeof(float));
+    s->blk = calloc(n_blk, sizeof(float));
+    s->part = calloc(n_part, sizeof(float));
     if (!s->buf || !s->blk || !s->part) {
         ga_attn_scratch_free(s);
         return GA_ERR_NOMEM;
@@ -34,16 +49,16 @@ ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head
 }
 
 void ga_attn_scratch_free(ga_attn_scratch *s) {
-    free(s->buf);
-    free(s->blk);
-    free(s->part);
+    if (s->owned) {
+        free(s->buf);
+        free(s->blk);
+        free(s->part);
+    }
     s->buf = s->blk = s->part = NULL;
 }
 
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s) {
-    return (uint64_t)s->n_threads *
-           ((uint64_t)(GA_ATTN_CHUNK + s->head_dim) + blk_floats(s->head_dim) + part_floats(s->n_head, s->head_dim)) *
-           sizeof(float);
+    return ga_attn_scratch_need(s->n_threads, s->n_head, s->head_dim);
 }
 
 void ga_attention_one(const ga_attn_args *a, ga_attn_scratch *s, int ith) {

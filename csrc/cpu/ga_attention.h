@@ -26,6 +26,7 @@ typedef struct {
     float *buf;  /* per thread: GA_ATTN_CHUNK scores + head_dim accumulator */
     float *blk;  /* per thread, blocked path: QBLOCK x CHUNK scores, QBLOCK x head_dim out, 2 x QBLOCK */
     float *part; /* per thread, grouped decode: n_head partial states (ga_attn_partial) */
+    int owned;   /* 1: allocated here (freed by ga_attn_scratch_free) */
 } ga_attn_scratch;
 
 /* Where the keys and values of one kv head live: position p's row is at
@@ -51,7 +52,9 @@ typedef struct {
     float scale, softcap; /* softcap 0 = none */
 } ga_attn_args;
 
-ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim);
+/* mem: NULL to allocate, or ga_attn_scratch_need() zeroed bytes (64-aligned) the caller owns. */
+ga_status ga_attn_scratch_init(ga_attn_scratch *s, int n_threads, int64_t n_head, int64_t head_dim, void *mem);
+uint64_t ga_attn_scratch_need(int n_threads, int64_t n_head, int64_t head_dim);
 void ga_attn_scratch_free(ga_attn_scratch *s);
 uint64_t ga_attn_scratch_bytes(const ga_attn_scratch *s);
 

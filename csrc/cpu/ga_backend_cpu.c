@@ -108,10 +108,25 @@ static ga_status over_budget(ga_backend *be, uint64_t n, ga_error *err) {
                    (unsigned long long)be->reserved);
 }
 
-static float *cpu_floats(ga_backend *be, int64_t n) {
-    /* calloc: large blocks are mmapped, and untouched pages cost no RSS */
-    if (!reserve(be, (uint64_t)n * sizeof(float))) return NULL;
-    return calloc((size_t)n, sizeof(float));
+/* n zeroed bytes, counted against the budget: from the arena when there is one (named
+ * for its memory plan), else the heap (calloc: large blocks are mmapped, and untouched pages
+ * cost no RSS; aligned64: 64-byte aligned for the SIMD kernels that need it).  NULL when
+ * the budget, the arena or the heap is exhausted. */
+static void *cpu_mem(ga_backend *be, size_t n, const char *name, int aligned64) {
+    if (!reserve(be, n)) return NULL;
+    if (be->p.arena) return ga_arena_alloc(be->p.arena, n, name);
+    if (!aligned64) return calloc(1, n ? n : 1);
+    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    if (p) memset(p, 0, n);
+    return p;
+}
+
+static void cpu_release(ga_backend *be, void *p) {
+    if (!be->p.arena) free(p); /* arena memory goes with the arena */
+}
+
+static float *cpu_floats(ga_backend *be, int64_t n, const char *name) {
+    return cpu_mem(be, (size_t)n * sizeof(float), name, 0);
 }
 
 static ga_status cpu_alloc(ga_backend *be, ga_mem_kind kind, int layer, int64_t rows, int64_t width, ga_buf *out,
@@ -125,9 +140,10 @@ static ga_status cpu_alloc(ga_backend *be, ga_mem_kind kind, int layer, int64_t 
     if (kind != GA_MEM_OUTPUT) {
         const uint64_t bytes = (uint64_t)(rows * width) * sizeof(float) * (kind == GA_MEM_KV ? 2 : 1);
         if (be->p.budget_bytes && be->reserved + bytes > be->p.budget_bytes) return over_budget(be, bytes, err);
-        if (!(b->data = cpu_floats(be, rows * width)) ||
-            (kind == GA_MEM_KV && !(b->data2 = cpu_floats(be, rows * width)))) {
-            free(b->data);
+        const char *name = kind == GA_MEM_KV ? "KV cache" : "activations";
+        if (!(b->data = cpu_floats(be, rows * width, name)) ||
+            (kind == GA_MEM_KV && !(b->data2 = cpu_floats(be, rows * width, name)))) {
+            cpu_release(be, b->data);
             b->data = NULL;
             return ga_fail(err, GA_ERR_NOMEM, "out of memory for %llu bytes", (unsigned long long)bytes);
         }
@@ -222,11 +238,15 @@ static ga_status cpu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     int ok = 1;
     if (be->rope_tables) {
         const int64_t n = ROPE_SLOTS * (int64_t)p->n_batch * be->rope_half_max;
-        ok &= (be->rope_cos = cpu_floats(be, n)) != NULL;
-        ok &= (be->rope_sin = cpu_floats(be, n)) != NULL;
+        ok &= (be->rope_cos = cpu_floats(be, n, "RoPE tables")) != NULL;
+        ok &= (be->rope_sin = cpu_floats(be, n, "RoPE tables")) != NULL;
     }
-    if (ok && ga_attn_scratch_init(&be->attn, p->n_threads, max_head, max_hd) != GA_OK) ok = 0;
-    if (ok && !reserve(be, ga_attn_scratch_bytes(&be->attn))) ok = 0;
+    void *attn_mem = NULL;
+    if (ok && p->arena)
+        ok = (attn_mem = cpu_mem(be, ga_attn_scratch_need(p->n_threads, max_head, max_hd), "attention scratch", 1))
+             != NULL;
+    if (ok && ga_attn_scratch_init(&be->attn, p->n_threads, max_head, max_hd, attn_mem) != GA_OK) ok = 0;
+    if (ok && !p->arena && !reserve(be, ga_attn_scratch_bytes(&be->attn))) ok = 0;
     if (!ok) {
         cpu_free(be);
         return ga_fail(err, GA_ERR_NOMEM, "out of memory (or budget) for the CPU backend's scratch");
@@ -238,11 +258,11 @@ static ga_status cpu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
 static void cpu_free(ga_backend *be) {
     if (!be) return;
     ga_pool_free(be->pool);
-    for (int i = 0; i < be->n_bufs; i++) { free(be->bufs[i].data); free(be->bufs[i].data2); }
-    for (int f = 0; f < ACT_FAMILIES; f++) { free(be->act[f]); free(be->act_res[f]); }
-    free(be->gemm_scratch);
-    free(be->q16_x2); free(be->q16_dx); free(be->q16_scratch);
-    free(be->rope_cos); free(be->rope_sin);
+    for (int i = 0; i < be->n_bufs; i++) { cpu_release(be, be->bufs[i].data); cpu_release(be, be->bufs[i].data2); }
+    for (int f = 0; f < ACT_FAMILIES; f++) { cpu_release(be, be->act[f]); cpu_release(be, be->act_res[f]); }
+    cpu_release(be, be->gemm_scratch);
+    cpu_release(be, be->q16_x2); cpu_release(be, be->q16_dx); cpu_release(be, be->q16_scratch);
+    cpu_release(be, be->rope_cos); cpu_release(be, be->rope_sin);
     ga_attn_scratch_free(&be->attn);
     free(be->packed_arena);
     free(be->pack_job);
@@ -275,7 +295,8 @@ static void pack_part(void *p, int ith, int nth) {
  * reserved here and filled on all threads when a row kernel first needs it
  * (finish_packing).  GA_PACK=0 skips it.  0 when out of memory or budget. */
 static int pack_weights(ga_backend *be, ga_weights *w) {
-    if (env_is("GA_PACK", "0") || !ga_kernel_set_runnable(GA_KSET_AVX512)) return 1;
+    if (env_is("GA_PACK", "0") || be->p.weights_move || be->p.arena || !ga_kernel_set_runnable(GA_KSET_AVX512))
+        return 1;
     struct ga_pack_job *t = calloc(1, sizeof *t);
     if (!t) return 0;
     size_t total = 0;
@@ -344,15 +365,14 @@ static ga_status cpu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
     int ok = 1;
     for (int f = 0; f < ACT_FAMILIES && ok; f++) {
         if (!be->act_stride[f]) continue;
-        ok &= reserve(be, (uint64_t)B * be->act_stride[f]) && (be->act[f] = calloc((size_t)B, be->act_stride[f]));
+        ok &= (be->act[f] = cpu_mem(be, (size_t)B * be->act_stride[f], "quantized activations", 0)) != NULL;
         if (ok && f != ACT_F32 && be->p.act_bits == 16)
-            ok &= reserve(be, (uint64_t)B * be->act_res_stride[f]) &&
-                  (be->act_res[f] = calloc((size_t)B, be->act_res_stride[f]));
+            ok &= (be->act_res[f] = cpu_mem(be, (size_t)B * be->act_res_stride[f], "quantized activations", 0)) != NULL;
     }
     /* prefill path (ga_gemm.c): GA_GEMM=int keeps the integer path for every chunk */
     if (ok && be->gemm_min_t > 0 && B >= be->gemm_min_t) {
         be->gemm_scratch_stride = (ga_gemm_scratch_floats(max_cols) + 15) & ~(int64_t)15;
-        ok &= (be->gemm_scratch = cpu_floats(be, (int64_t)n_threads * be->gemm_scratch_stride)) != NULL;
+        ok &= (be->gemm_scratch = cpu_floats(be, (int64_t)n_threads * be->gemm_scratch_stride, "gemm tiles")) != NULL;
     }
     /* the int16 GEMM's buffers, wherever the CPU could run it (the kernel set may change later) */
     if (ok && q16_cols && ga_kernel_set_runnable(GA_KSET_AVX512) && !env_is("GA_GEMM", "f32") &&
@@ -360,13 +380,9 @@ static ga_status cpu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
         const size_t x2 = (ga_gemm_q16_x2_bytes(q16_cols, B) + 63) & ~(size_t)63;
         const size_t dx = (ga_gemm_q16_dx_bytes(q16_cols, B) + 63) & ~(size_t)63;
         be->q16_scratch_stride = (ga_gemm_q16_scratch_bytes(q16_cols) + 63) & ~(size_t)63;
-        ok &= reserve(be, x2 + dx + (size_t)n_threads * be->q16_scratch_stride);
-        if (ok) {
-            be->q16_x2 = aligned_alloc(64, x2);
-            be->q16_dx = aligned_alloc(64, dx);
-            be->q16_scratch = aligned_alloc(64, (size_t)n_threads * be->q16_scratch_stride);
-            ok &= be->q16_x2 && be->q16_dx && be->q16_scratch;
-        }
+        ok &= (be->q16_x2 = cpu_mem(be, x2, "int16 gemm", 1)) != NULL &&
+              (be->q16_dx = cpu_mem(be, dx, "int16 gemm", 1)) != NULL &&
+              (be->q16_scratch = cpu_mem(be, (size_t)n_threads * be->q16_scratch_stride, "int16 gemm", 1)) != NULL;
     }
     if (ok) ok = pack_weights(be, w);
     if (!ok)

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "ga_arena.h"
 #include "ga_common.h"
 #include "ga_kv.h"
 #include "ga_model.h"
@@ -80,6 +81,9 @@ typedef struct {
     int n_ctx, n_seq;         /* the KV cache's positions per sequence and sequences (ga_kv) */
     int device;               /* which device of the backend's kind (Vulkan: as ga_vk_devices lists them) */
     uint64_t budget_bytes;    /* 0 = no limit on alloc() */
+    ga_arena *arena;          /* CPU: take every buffer and scratch from it (NULL: the heap) */
+    int weights_move;         /* CPU: the weights' data may change between ops (streamed): keep no
+                               * copies of them (the interleaved decode layout) */
 } ga_backend_params;
 
 typedef struct ga_backend ga_backend; /* each backend's own state */
@@ -104,6 +108,10 @@ typedef struct {
     ga_status (*run)(ga_backend *be, const ga_op_args *op, ga_error *err);
     ga_status (*end_chunk)(ga_backend *be, ga_error *err);
     uint64_t (*reserved_bytes)(const ga_backend *be);
+    /* optional (NULL): the one arena a budgeted backend allocates from, for its memory plan */
+    const ga_arena *(*arena)(const ga_backend *be);
+    /* optional (NULL): up to cap named counters (bytes moved, seconds per stage, ...) */
+    int (*stats)(const ga_backend *be, const char **names, double *values, int cap);
 } ga_backend_i;
 
 /* The checks every backend makes before an op reads or writes KV pages (ga_chunk.c): each
@@ -115,6 +123,7 @@ ga_status ga_chunk_check_pages(const ga_chunk *c, int kv_layer, int64_t n_pages,
 
 extern const ga_backend_i ga_backend_cpu;
 extern const ga_backend_i ga_backend_vulkan; /* csrc/vulkan/ga_backend_vk.c */
+extern const ga_backend_i ga_backend_npu;    /* csrc/npu/ga_backend_npu.c */
 
 /* The backends built in, NULL-terminated; the CPU first. */
 extern const ga_backend_i *const ga_backends[];

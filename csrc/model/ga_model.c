@@ -22,7 +22,7 @@ const char *const ga_op_names[GA_OP_COUNT] = {
 };
 _Static_assert(GA_OP_COUNT == 9, "a new op needs its name in ga_op_names");
 
-const ga_backend_i *const ga_backends[] = {&ga_backend_cpu, &ga_backend_vulkan, NULL};
+const ga_backend_i *const ga_backends[] = {&ga_backend_cpu, &ga_backend_vulkan, &ga_backend_npu, NULL};
 
 /* op kinds timed when GA_PROFILE is set (ga_model_profile) */
 enum { PROF_EMBED, PROF_NORM, PROF_QKV, PROF_ROPE, PROF_ATTN, PROF_ATTN_OUT, PROF_RESIDUAL, PROF_GATE_UP,
@@ -39,6 +39,7 @@ struct ga_model {
     const ga_backend_i *bi;
     ga_backend *be;
     int n_ctx, n_seq, n_batch;
+    uint64_t budget_bytes;
     atomic_int busy;
     ga_kv kv;
     /* the backend's buffers: chunk activations [n_batch][widest], KV per storing layer, logits */
@@ -226,6 +227,7 @@ ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, const ga_model
     m->w = *w;
     m->n_ctx = p->n_ctx;
     m->n_seq = p->n_seq;
+    m->budget_bytes = p->budget_bytes;
     m->n_batch = p->n_batch < p->n_ctx ? p->n_batch : p->n_ctx;
     const char *prof = getenv("GA_PROFILE");
     m->profile = prof && *prof && strcmp(prof, "0") != 0;
@@ -291,6 +293,15 @@ const ga_hparams *ga_model_hparams(const ga_model *m) { return &m->hp; }
 const char *ga_model_backend(const ga_model *m) { return m->bi->name; }
 const char *ga_model_fallback(const ga_model *m) { return m->fallback; }
 uint64_t ga_model_reserved_bytes(const ga_model *m) { return m->bi->reserved_bytes(m->be); }
+
+const ga_arena *ga_model_arena(const ga_model *m, uint64_t *budget) {
+    *budget = m->budget_bytes;
+    return m->bi->arena ? m->bi->arena(m->be) : NULL;
+}
+
+int ga_model_backend_stats(const ga_model *m, const char **names, double *values, int cap) {
+    return m->bi->stats ? m->bi->stats(m->be, names, values, cap) : 0;
+}
 
 /* --------------------------------------------------------------- sequences */
 

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "ga_arena.h"
 #include "ga_common.h"
 #include "ga_threadpool.h"
 
@@ -142,6 +143,10 @@ const char *ga_model_backend(const ga_model *m);
 const char *ga_model_fallback(const ga_model *m);
 /* Bytes of working memory reserved (KV cache + scratch). */
 uint64_t ga_model_reserved_bytes(const ga_model *m);
+/* The backend's arena (backend "npu"), or NULL; and its budget. */
+const ga_arena *ga_model_arena(const ga_model *m, uint64_t *budget);
+/* The backend's counters: up to cap (name, value) pairs, how many there are (0: none). */
+int ga_model_backend_stats(const ga_model *m, const char **names, double *values, int cap);
 /* Per-op timing (only when the environment had GA_PROFILE=1 at ga_model_new):
  * returns the number of op kinds (0 when profiling is off), fills names[i] and
  * secs[i] (up to cap entries) and *tokens; reset clears the counters after. */

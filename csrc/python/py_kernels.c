@@ -424,7 +424,7 @@ static PyObject *py_attention_decode(PyObject *self, PyObject *args) {
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     if (!out) return NULL;
     ga_attn_scratch s;
-    if (ga_attn_scratch_init(&s, parts > 0 ? parts : 1, G, d) != GA_OK) {
+    if (ga_attn_scratch_init(&s, parts > 0 ? parts : 1, G, d, NULL) != GA_OK) {
         Py_DECREF(out);
         return PyErr_NoMemory();
     }

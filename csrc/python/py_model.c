@@ -711,6 +711,41 @@ static PyObject *Model_get_reserved(ModelObject *self, void *c) {
     if (check_open(self) < 0) return NULL;
     return PyLong_FromUnsignedLongLong(ga_model_reserved_bytes(self->model));
 }
+/* memory_plan() -> None, or {"budget": bytes, "used": bytes, "regions": [(name, offset, bytes), ...]} */
+static PyObject *Model_memory_plan(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (check_open(self) < 0) return NULL;
+    uint64_t budget = 0;
+    const ga_arena *a = ga_model_arena(self->model, &budget);
+    if (!a) Py_RETURN_NONE;
+    PyObject *regions = PyList_New(0);
+    if (!regions) return NULL;
+    for (int i = 0; i < a->n_regions; i++) {
+        PyObject *r = Py_BuildValue("(sKK)", a->regions[i].name, (unsigned long long)a->regions[i].offset,
+                                    (unsigned long long)a->regions[i].bytes);
+        if (!r || PyList_Append(regions, r) < 0) { Py_XDECREF(r); Py_DECREF(regions); return NULL; }
+        Py_DECREF(r);
+    }
+    return Py_BuildValue("{sKsKsN}", "budget", (unsigned long long)budget, "used", (unsigned long long)a->used,
+                         "regions", regions);
+}
+
+/* backend_stats() -> {name: value} (empty for a backend without counters) */
+static PyObject *Model_backend_stats(ModelObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (check_open(self) < 0) return NULL;
+    const char *names[32];
+    double values[32];
+    const int n = ga_model_backend_stats(self->model, names, values, 32);
+    PyObject *d = PyDict_New();
+    for (int i = 0; d && i < n && i < 32; i++) {
+        PyObject *v = PyFloat_FromDouble(values[i]);
+        if (!v || PyDict_SetItemString(d, names[i], v) < 0) { Py_XDECREF(v); Py_DECREF(d); return NULL; }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
 static PyObject *Model_get_n_seq(ModelObject *self, void *c) {
     (void)c;
     if (check_open(self) < 0) return NULL;
@@ -757,6 +792,12 @@ static PyMethodDef Model_methods[] = {
     {"profile", (PyCFunction)(void (*)(void))Model_profile, METH_VARARGS | METH_KEYWORDS,
      "profile(reset=False)\n--\n\nSeconds per op kind and tokens since the last reset (None unless GA_PROFILE=1 "
      "was set when the model was created)."},
+    {"memory_plan", (PyCFunction)Model_memory_plan, METH_NOARGS,
+     "memory_plan()\n--\n\nThe backend's arena (backend 'npu'): its budget, the bytes used, and its regions "
+     "(name, offset, bytes); None for a backend without one."},
+    {"backend_stats", (PyCFunction)Model_backend_stats, METH_NOARGS,
+     "backend_stats()\n--\n\nThe backend's counters (backend 'npu': bytes read, seconds reading and waiting, "
+     "layers read, head tiles); empty for a backend without them."},
     {"close", (PyCFunction)Model_close, METH_NOARGS, "close()\n--\n\nFree the KV cache and release the weights."},
     {NULL, NULL, 0, NULL},
 };

@@ -1,0 +1,514 @@
+/* ga_backend_npu.c - the NPU-chunked backend: a model inside a hard memory budget.
+ *
+ * Everything the backend allocates comes from one arena (ga_arena.h) mapped at load:
+ * two layer slots for the streamed weights, a tile of the output head, the KV pool,
+ * activations and scratch.  The weights are never mapped: each layer's matrices are read
+ * from the model file (pread, found through /proc/self/maps from the loader's zero-copy
+ * views) into a slot, and a prefetch thread reads layer l + 1 into the other slot while
+ * layer l computes, so the file's pages stay in the page cache and out of this process.
+ * The output head streams through its tile, the embedding one row per token.
+ *
+ * The ops themselves run on an inner CPU backend whose buffers and scratch live in the
+ * arena (ga_backend_params.arena), on weight views into the slots: the same kernels, so
+ * the results are the CPU backend's.  The budget is checked once, at load, for the whole
+ * plan: a budget too small names the smallest that works.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ga_arena.h"
+#include "ga_backend.h"
+#include "ga_quants.h"
+
+#define N_LW 7                          /* weights per layer: q k v o gate up down */
+#define HEAD_TILE_BYTES ((uint64_t)2 << 20) /* the output head streams through this much */
+#define MAX_FILES 16
+#define VIRTUAL_SLACK ((uint64_t)16 << 30)  /* address space past the budget, so the plan can be
+                                              * measured before it is refused (never touched) */
+#define MAX_BUFS (16 + GA_MAX_LAYERS)
+
+typedef struct {
+    const void *data; /* the loader's view (never read here) */
+    int fd;           /* where its bytes are: file and offset */
+    uint64_t off, bytes;
+    uint64_t slot_off; /* layer weights: offset in a slot */
+} npu_weight;
+
+struct ga_backend {
+    ga_hparams hp;
+    ga_backend_params p;
+    ga_arena arena;
+    ga_backend *cpu;  /* the inner CPU backend, in the arena */
+    int fds[MAX_FILES], n_fds;
+    char paths[MAX_FILES][256];
+    npu_weight lw[GA_MAX_LAYERS][N_LW], embd, head;
+    ga_weight head_view;
+    uint8_t *slot[2];
+    uint64_t slot_bytes;
+    uint8_t *head_buf, *row_buf;
+    float *row_f32;
+    int64_t head_rows;
+    ga_buf head_out;
+    struct { const float *host; float *copy; } norms[1 + 6 * GA_MAX_LAYERS]; /* norm vectors, in the arena */
+    int n_norms;
+    int kinds[MAX_BUFS]; /* the kind of each buffer handle */
+    int n_bufs;
+    float *output;
+    const ga_chunk *c;
+    /* prefetch: the thread reads layer pending into slot pending_slot */
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int slot_layer[2], slot_ready[2], pending, pending_slot, busy, stop, io_failed, cur_layer;
+    char io_msg[256];
+    /* counters (npu_stats): the prefetch thread's under mu, the caller's own */
+    uint64_t bytes_read, main_bytes_read;
+    double read_s, main_read_s, wait_s;
+    int64_t layers_read, head_tiles;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* bytes at off of fd into dst, the whole of it; 0 on success, else errno */
+static int read_all(int fd, uint64_t off, void *dst, uint64_t bytes) {
+    uint8_t *p = dst;
+    while (bytes) {
+        const ssize_t n = pread(fd, p, bytes < ((uint64_t)1 << 30) ? (size_t)bytes : (size_t)1 << 30, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return n < 0 ? errno : EIO;
+        p += n;
+        off += (uint64_t)n;
+        bytes -= (uint64_t)n;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- where weights live */
+
+/* The file and offset of [data, data + bytes), from the process's mappings. */
+static ga_status locate(ga_backend *be, const void *data, uint64_t bytes, int *fd, uint64_t *off, ga_error *err) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return ga_fail(err, GA_ERR_UNSUPPORTED, "backend npu needs /proc/self/maps to find the weights' file");
+    char line[1024];
+    const uintptr_t a = (uintptr_t)data;
+    ga_status st = ga_fail(err, GA_ERR_UNSUPPORTED,
+                           "backend npu streams weights from the model file, but a weight is not in a mapped file");
+    while (fgets(line, sizeof line, f)) {
+        uintptr_t lo, hi;
+        unsigned long long moff;
+        char perms[8], path[512] = "";
+        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %llx %*s %*s %511[^\n]", &lo, &hi, perms, &moff, path) < 4)
+            continue;
+        if (a < lo || a >= hi) continue;
+        const char *p = path;
+        while (*p == ' ') p++;
+        if (*p != '/' || a + bytes > hi) break;
+        int i = 0;
+        while (i < be->n_fds && strcmp(be->paths[i], p) != 0) i++;
+        if (i == be->n_fds) {
+            if (i == MAX_FILES || strlen(p) >= sizeof be->paths[0]) break;
+            if ((be->fds[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+                st = ga_fail(err, GA_ERR_IO, "backend npu cannot open %s: %s", p, strerror(errno));
+                break;
+            }
+            snprintf(be->paths[i], sizeof be->paths[i], "%s", p);
+            be->n_fds++;
+        }
+        *fd = be->fds[i];
+        *off = (uint64_t)moff + (uint64_t)(a - lo);
+        st = GA_OK;
+        break;
+    }
+    fclose(f);
+    return st;
+}
+
+static ga_status describe(ga_backend *be, const ga_weight *w, npu_weight *nw, ga_error *err) {
+    memset(nw, 0, sizeof *nw);
+    nw->fd = -1;
+    if (!w->data) return GA_OK;
+    nw->data = w->data;
+    nw->bytes = (uint64_t)w->rows * w->row_bytes;
+    return locate(be, w->data, nw->bytes, &nw->fd, &nw->off, err);
+}
+
+/* ------------------------------------------------------------------ prefetch */
+
+static void *prefetch_main(void *arg) {
+    ga_backend *be = arg;
+    pthread_mutex_lock(&be->mu);
+    for (;;) {
+        while (!be->stop && be->pending < 0) pthread_cond_wait(&be->cv, &be->mu);
+        if (be->stop) break;
+        const int l = be->pending, s = be->pending_slot;
+        be->pending = -1;
+        be->busy = 1;
+        pthread_mutex_unlock(&be->mu);
+        const double t0 = now_s();
+        int e = 0;
+        uint64_t n = 0;
+        for (int i = 0; i < N_LW && !e; i++) {
+            const npu_weight *w = &be->lw[l][i];
+            if (!w->data) continue;
+            e = read_all(w->fd, w->off, be->slot[s] + w->slot_off, w->bytes);
+            n += w->bytes;
+        }
+        pthread_mutex_lock(&be->mu);
+        be->read_s += now_s() - t0;
+        be->bytes_read += n;
+        be->layers_read++;
+        be->busy = 0;
+        if (e) {
+            be->io_failed = 1;
+            snprintf(be->io_msg, sizeof be->io_msg, "reading layer %d's weights: %s", l, strerror(e));
+        } else {
+            be->slot_ready[s] = 1;
+        }
+        pthread_cond_broadcast(&be->cv);
+    }
+    pthread_mutex_unlock(&be->mu);
+    return NULL;
+}
+
+/* with mu held: layer l into slot s, once the thread is idle */
+static void request_locked(ga_backend *be, int l, int s) {
+    while (be->busy || be->pending >= 0) pthread_cond_wait(&be->cv, &be->mu);
+    be->slot_layer[s] = l;
+    be->slot_ready[s] = 0;
+    be->pending = l;
+    be->pending_slot = s;
+    pthread_cond_broadcast(&be->cv);
+}
+
+/* The slot holding layer l, waiting for it; asks for layer l + 1 in the other slot. */
+static int layer_slot(ga_backend *be, int l, ga_error *err) {
+    const double t0 = now_s();
+    pthread_mutex_lock(&be->mu);
+    int s = be->slot_layer[0] == l ? 0 : be->slot_layer[1] == l ? 1 : -1;
+    if (s < 0) {
+        s = be->slot_layer[0] == be->cur_layer ? 1 : 0; /* never the slot in use */
+        request_locked(be, l, s);
+    }
+    while (!be->slot_ready[s] && !be->io_failed) pthread_cond_wait(&be->cv, &be->mu);
+    if (be->io_failed) {
+        pthread_mutex_unlock(&be->mu);
+        ga_fail(err, GA_ERR_IO, "backend npu: %s", be->io_msg);
+        return -1;
+    }
+    if (be->cur_layer != l) {
+        be->cur_layer = l;
+        const int next = (l + 1) % be->hp.n_layer;
+        if (next != l && be->slot_layer[1 - s] != next) request_locked(be, next, 1 - s);
+    }
+    pthread_mutex_unlock(&be->mu);
+    be->wait_s += now_s() - t0;
+    return s;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+static void npu_free(ga_backend *be) {
+    if (!be) return;
+    if (be->thread_started) {
+        pthread_mutex_lock(&be->mu);
+        be->stop = 1;
+        pthread_cond_broadcast(&be->cv);
+        pthread_mutex_unlock(&be->mu);
+        pthread_join(be->thread, NULL);
+    }
+    pthread_mutex_destroy(&be->mu);
+    pthread_cond_destroy(&be->cv);
+    if (be->cpu) ga_backend_cpu.free(be->cpu);
+    for (int i = 0; i < be->n_fds; i++) close(be->fds[i]);
+    ga_arena_free(&be->arena);
+    free(be);
+}
+
+static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_backend **out, ga_error *err) {
+    if (!p->budget_bytes)
+        return ga_fail(err, GA_ERR_ARG, "backend npu runs inside a memory budget: give one (memory_budget)");
+    ga_backend *be = calloc(1, sizeof *be);
+    if (!be) return ga_fail(err, GA_ERR_NOMEM, "out of memory");
+    be->hp = *hp;
+    be->p = *p;
+    pthread_mutex_init(&be->mu, NULL);
+    pthread_cond_init(&be->cv, NULL);
+    be->slot_layer[0] = be->slot_layer[1] = -1;
+    be->pending = -1;
+    be->cur_layer = -1;
+    be->head_out = GA_BUF_NONE;
+    ga_status st = ga_arena_init(&be->arena, p->budget_bytes + VIRTUAL_SLACK, err);
+    if (st) { npu_free(be); return st; }
+    ga_backend_params ip = *p;
+    ip.arena = &be->arena;
+    ip.weights_move = 1;
+    ip.budget_bytes = 0; /* the arena and the check at load are the limit */
+    if ((st = ga_backend_cpu.init(&ip, hp, &be->cpu, err))) { npu_free(be); return st; }
+    *out = be;
+    return GA_OK;
+}
+
+static int npu_supports(const ga_backend *be, ga_op op, int wtype) { return ga_backend_cpu.supports(be->cpu, op, wtype); }
+
+static ga_status npu_alloc(ga_backend *be, ga_mem_kind kind, int layer, int64_t rows, int64_t width, ga_buf *out,
+                           ga_error *err) {
+    ga_status st = ga_backend_cpu.alloc(be->cpu, kind, layer, rows, width, out, err);
+    if (st == GA_ERR_NOMEM)
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
+    if (!st && *out >= 0 && *out < MAX_BUFS) be->kinds[*out] = kind;
+    return st;
+}
+
+static ga_status npu_write(ga_backend *be, ga_buf b, int64_t off, int64_t n, const float *src, ga_error *err) {
+    return ga_backend_cpu.write(be->cpu, b, off, n, src, err);
+}
+
+static ga_status npu_read(ga_backend *be, ga_buf b, int64_t off, int64_t n, float *dst, ga_error *err) {
+    return ga_backend_cpu.read(be->cpu, b, off, n, dst, err);
+}
+
+static uint64_t npu_reserved(const ga_backend *be) { return be->arena.used; }
+
+static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
+
+/* a norm vector of n floats into the arena: read from its file if it is in one */
+static ga_status copy_norm(ga_backend *be, const float *v, int64_t n, ga_error *err) {
+    if (!v) return GA_OK;
+    for (int i = 0; i < be->n_norms; i++)
+        if (be->norms[i].host == v) return GA_OK;
+    float *copy = ga_arena_alloc(&be->arena, (uint64_t)n * sizeof(float), "norm weights");
+    if (!copy) return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
+    int fd;
+    uint64_t off;
+    ga_error ignored;
+    if (locate(be, v, (uint64_t)n * sizeof(float), &fd, &off, &ignored) == GA_OK) {
+        const int e = read_all(fd, off, copy, (uint64_t)n * sizeof(float));
+        if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading a norm vector: %s", strerror(e));
+    } else {
+        memcpy(copy, v, (size_t)n * sizeof(float)); /* made by the loader (a Hugging Face norm's +1) */
+    }
+    be->norms[be->n_norms].host = v;
+    be->norms[be->n_norms++].copy = copy;
+    return GA_OK;
+}
+
+static const float *norm_copy(const ga_backend *be, const float *v) {
+    if (!v) return NULL;
+    for (int i = 0; i < be->n_norms; i++)
+        if (be->norms[i].host == v) return be->norms[i].copy;
+    return v; /* not a model weight (tests pass their own) */
+}
+
+static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) {
+    const ga_hparams *hp = &be->hp;
+    ga_status st;
+    if ((st = describe(be, &w->tok_embd, &be->embd, err)) || (st = describe(be, &w->output, &be->head, err)))
+        return st;
+    be->slot_bytes = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        ga_layer_weights *L = &w->layers[l];
+        const ga_weight *lw[N_LW] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+        uint64_t at = 0;
+        for (int i = 0; i < N_LW; i++) {
+            if ((st = describe(be, lw[i], &be->lw[l][i], err))) return st;
+            be->lw[l][i].slot_off = at;
+            at += (be->lw[l][i].bytes + 63) & ~(uint64_t)63;
+        }
+        if (at > be->slot_bytes) be->slot_bytes = at;
+    }
+    const int64_t D = hp->n_embd;
+    be->head_rows = (int64_t)(HEAD_TILE_BYTES / w->output.row_bytes);
+    if (be->head_rows < 1) be->head_rows = 1;
+    if (be->head_rows > w->output.rows) be->head_rows = w->output.rows;
+    be->head_view = w->output;
+    be->head_view.packed = NULL;
+    if (!(be->slot[0] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slot")) ||
+        !(be->slot[1] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slot")) ||
+        !(be->head_buf = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
+                                        "weights: output head tile")) ||
+        !(be->row_buf = ga_arena_alloc(&be->arena, w->tok_embd.row_bytes, "weights: embedding row")) ||
+        !(be->row_f32 = ga_arena_alloc(&be->arena, (uint64_t)D * sizeof(float), "weights: embedding row")))
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
+    if ((st = npu_alloc(be, GA_MEM_ACT, -1, be->p.n_batch, be->head_rows, &be->head_out, err))) return st;
+    /* the norm vectors: copied into the arena, so no op touches the file's mapping (a fault
+     * there maps neighbouring pages too) */
+    if ((st = copy_norm(be, w->output_norm, D, err))) return st;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ga_layer_weights *L = &w->layers[l];
+        const float *nv[6] = {L->attn_norm, L->ffn_norm, L->post_attn_norm, L->post_ffw_norm, L->q_norm, L->k_norm};
+        for (int i = 0; i < 6; i++)
+            if ((st = copy_norm(be, nv[i], i < 4 ? D : hp->layer[l].head_dim, err))) return st;
+    }
+    if ((st = ga_backend_cpu.load_weights(be->cpu, w, err))) return st;
+    /* the whole plan against the budget, before a byte of it is touched */
+    if (be->arena.used > be->p.budget_bytes) {
+        char plan[512] = "";
+        size_t n = 0;
+        for (int r = 0; r < be->arena.n_regions && n < sizeof plan - 64; r++)
+            n += (size_t)snprintf(plan + n, sizeof plan - n, "%s%s %.1f", r ? ", " : "", be->arena.regions[r].name,
+                                  mib(be->arena.regions[r].bytes));
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY,
+                       "memory_budget %.1f MiB is too small for this model with n_ctx %d and n_batch %d: the smallest "
+                       "that works is %.1f MiB (MiB: %s)", mib(be->p.budget_bytes), be->p.n_ctx, be->p.n_batch,
+                       mib(be->arena.used), plan);
+    }
+    if (pthread_create(&be->thread, NULL, prefetch_main, be) != 0)
+        return ga_fail(err, GA_ERR_NOMEM, "backend npu cannot start its prefetch thread");
+    be->thread_started = 1;
+    pthread_mutex_lock(&be->mu);
+    request_locked(be, 0, 0); /* layer 0 is read while the caller tokenizes */
+    pthread_mutex_unlock(&be->mu);
+    return GA_OK;
+}
+
+/* ------------------------------------------------------------------- chunks */
+
+static ga_status npu_begin_chunk(ga_backend *be, const ga_chunk *c, float *output, ga_error *err) {
+    ga_status st = ga_backend_cpu.begin_chunk(be->cpu, c, output, err);
+    if (!st) {
+        be->c = c;
+        be->output = output;
+    }
+    return st;
+}
+
+static ga_status npu_end_chunk(ga_backend *be, ga_error *err) {
+    be->c = NULL;
+    be->output = NULL;
+    return ga_backend_cpu.end_chunk(be->cpu, err);
+}
+
+/* the embedding rows of the chunk's tokens, read one by one */
+static ga_status get_rows(ga_backend *be, const ga_op_args *op, ga_error *err) {
+    const ga_weight *E = op->w[0];
+    const int64_t D = op->width;
+    if (!be->c || op->T != be->c->T) return ga_fail(err, GA_ERR_ARG, "get_rows outside a chunk");
+    if (!E || E->data != be->embd.data || E->cols != D)
+        return ga_fail(err, GA_ERR_ARG, "get_rows: not the model's embedding table");
+    for (int i = 0; i < op->T; i++) {
+        const int32_t tok = be->c->tokens[i];
+        if (tok < 0 || tok >= E->rows)
+            return ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%lld)", tok,
+                           (long long)E->rows - 1);
+        const int e = read_all(be->embd.fd, be->embd.off + (uint64_t)tok * E->row_bytes, be->row_buf, E->row_bytes);
+        if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading an embedding row: %s", strerror(e));
+        be->main_bytes_read += E->row_bytes;
+        ga_status st = ga_dequantize(E->type, be->row_buf, be->row_f32, D, err);
+        if (st) return st;
+        for (int64_t j = 0; j < D; j++) be->row_f32[j] *= op->scale;
+        if ((st = ga_backend_cpu.write(be->cpu, op->dst[0], (int64_t)i * D, D, be->row_f32, err))) return st;
+    }
+    return GA_OK;
+}
+
+/* the output head, one tile of rows at a time, into the caller's logits */
+static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err) {
+    const ga_weight *H = op->w[0];
+    if (op->nw != 1 || !H || H->data != be->head.data) return ga_fail(err, GA_ERR_ARG, "matmul: an unknown weight");
+    if (op->dst[0] < 0 || op->dst[0] >= MAX_BUFS || be->kinds[op->dst[0]] != GA_MEM_OUTPUT || !be->output)
+        return ga_fail(err, GA_ERR_ARG, "the output head writes the output buffer");
+    const int64_t V = H->rows;
+    for (int64_t r0 = 0; r0 < V; r0 += be->head_rows) {
+        const int64_t n = V - r0 < be->head_rows ? V - r0 : be->head_rows;
+        const double t0 = now_s();
+        const int e = read_all(be->head.fd, be->head.off + (uint64_t)r0 * H->row_bytes, be->head_buf,
+                               (uint64_t)n * H->row_bytes);
+        be->main_read_s += now_s() - t0;
+        if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading the output head: %s", strerror(e));
+        be->main_bytes_read += (uint64_t)n * H->row_bytes;
+        be->head_tiles++;
+        ga_weight tile = *H;
+        tile.data = be->head_buf;
+        tile.rows = n;
+        tile.packed = NULL;
+        ga_op_args a = *op;
+        a.w[0] = &tile;
+        a.dst[0] = be->head_out;
+        ga_status st = ga_backend_cpu.run(be->cpu, &a, err);
+        if (st) return st;
+        /* the tile's [T][n] block into columns r0.. of the logits */
+        for (int t = 0; t < op->T; t++)
+            if ((st = ga_backend_cpu.read(be->cpu, be->head_out, (int64_t)t * n, n, be->output + (int64_t)t * V + r0,
+                                          err)))
+                return st;
+    }
+    return GA_OK;
+}
+
+static ga_status npu_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
+    if (op->op == GA_OP_GET_ROWS && op->T > 0) return get_rows(be, op, err);
+    if (op->op != GA_OP_MATMUL || op->T == 0) {
+        ga_op_args a = *op;
+        a.norm = norm_copy(be, op->norm);
+        a.norm2 = norm_copy(be, op->norm2);
+        return ga_backend_cpu.run(be->cpu, &a, err);
+    }
+    if (op->layer < 0) return head_matmul(be, op, err);
+    if (op->layer >= be->hp.n_layer || op->nw < 1 || op->nw > 3)
+        return ga_fail(err, GA_ERR_ARG, "matmul: layer %d, %d weights", op->layer, op->nw);
+    const int s = layer_slot(be, op->layer, err);
+    if (s < 0) return GA_ERR_IO;
+    ga_weight views[3];
+    ga_op_args a = *op;
+    for (int i = 0; i < op->nw; i++) {
+        const npu_weight *nw = NULL;
+        for (int j = 0; j < N_LW && !nw; j++)
+            if (op->w[i] && be->lw[op->layer][j].data && be->lw[op->layer][j].data == op->w[i]->data)
+                nw = &be->lw[op->layer][j];
+        if (!nw) return ga_fail(err, GA_ERR_ARG, "matmul: a weight that is not layer %d's", op->layer);
+        views[i] = *op->w[i];
+        views[i].data = be->slot[s] + nw->slot_off;
+        views[i].packed = NULL;
+        a.w[i] = &views[i];
+    }
+    return ga_backend_cpu.run(be->cpu, &a, err);
+}
+
+static const ga_arena *npu_arena(const ga_backend *be) { return &be->arena; }
+
+static int npu_stats(const ga_backend *be, const char **names, double *values, int cap) {
+    ga_backend *m = (ga_backend *)be; /* the counters are read under the prefetch lock */
+    pthread_mutex_lock(&m->mu);
+    const struct { const char *name; double v; } all[] = {
+        {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)}, {"read_s", be->read_s + be->main_read_s},
+        {"wait_s", be->wait_s},                   {"layers_read", (double)be->layers_read},
+        {"head_tiles", (double)be->head_tiles},   {"arena_used_bytes", (double)be->arena.used},
+        {"budget_bytes", (double)be->p.budget_bytes},
+    };
+    pthread_mutex_unlock(&m->mu);
+    const int n = (int)(sizeof all / sizeof all[0]);
+    for (int i = 0; i < n && i < cap; i++) {
+        names[i] = all[i].name;
+        values[i] = all[i].v;
+    }
+    return n;
+}
+
+const ga_backend_i ga_backend_npu = {
+    .name = "npu",
+    .init = npu_init,
+    .free = npu_free,
+    .supports = npu_supports,
+    .alloc = npu_alloc,
+    .write = npu_write,
+    .read = npu_read,
+    .load_weights = npu_load_weights,
+    .begin_chunk = npu_begin_chunk,
+    .run = npu_run,
+    .end_chunk = npu_end_chunk,
+    .reserved_bytes = npu_reserved,
+    .arena = npu_arena,
+    .stats = npu_stats,
+};
