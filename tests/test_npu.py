@@ -36,6 +36,7 @@ print(hwm() - before, len(c.tokens), m.memory_plan()["used"])
 """
 
 
+@pytest.mark.slow  # an RSS figure means nothing under the sanitizers
 @pytest.mark.parametrize("which", ["gemma", "smollm2"])
 def test_peak_memory_within_budget(which, gemma_path, smollm2_path):
     path = gemma_path if which == "gemma" else smollm2_path
@@ -84,6 +85,7 @@ def log_softmax(x):
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
+@pytest.mark.slow  # two minutes; the sanitizers run the npu code on the other tests and the tiny models
 @pytest.mark.parametrize("which", ["gemma", "smollm2"])
 def test_matches_cpu_under_64_mib(which, gemma_path, smollm2_path):
     path = gemma_path if which == "gemma" else smollm2_path
