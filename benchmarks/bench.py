@@ -25,6 +25,11 @@ decode (target: 5x) and, when --llama-vulkan-python names a Python whose llama_c
 built with -DGGML_VULKAN=ON, llama.cpp's Vulkan build on the same file (target: 1.0x).
 Output: benchmarks/results/bench_vulkan.md.  A CPU Vulkan device (lavapipe) is refused:
 its figures say nothing about a GPU.
+
+With --backend npu (make bench BACKEND=npu): the default file under 64 and 128 MiB budgets
+(prefill chunks of 256), against the unconstrained CPU backend and the limit of re-reading
+the weights every token (bytes per token / page-cache read bandwidth), with llama.cpp's peak
+RSS beside ours.  Output: benchmarks/results/bench_npu.md.
 """
 import argparse
 import csv
@@ -48,6 +53,9 @@ from extra_deps import requirements  # noqa: E402  (the one reader of pyproject'
 
 LLAMA_CPP_SPEC = next(r for r in requirements("test") if r.startswith("llama-cpp-python"))
 CONTEXTS = (0, 512, 1024, 2048)  # decode tok/s measured after this many context tokens
+NPU_CTX = 1024        # backend npu: the context (prefill 512 + decode 128 fit)
+NPU_CHUNK = 256       # ...and its prefill chunk
+NPU_BUDGETS = (64 << 20, 128 << 20)
 N_CTX = 4096
 PROMPT_LTFT = 16      # prompt tokens for load-to-first-token and the decode run
 DECODE_TOKENS = 128
@@ -79,11 +87,15 @@ def _vmhwm_kib():
 
 
 class _GA:
-    def __init__(self, path, threads, act_bits, backend="cpu"):
+    def __init__(self, path, threads, act_bits, backend="cpu", memory_budget=None):
         import gemma_accel
         from gemma_accel import _core
         self._core_mod = _core
-        self.m = gemma_accel.load(path, n_ctx=N_CTX, n_threads=threads, act_bits=act_bits, backend=backend)
+        if backend == "npu":  # its prefill chunk is NPU_CHUNK tokens, its context NPU_CTX
+            self.m = gemma_accel.Model(path, n_ctx=NPU_CTX, n_batch=NPU_CHUNK, n_threads=threads, act_bits=act_bits,
+                                       backend="npu", memory_budget=memory_budget)
+        else:
+            self.m = gemma_accel.load(path, n_ctx=N_CTX, n_threads=threads, act_bits=act_bits, backend=backend)
         if self.m.backend != backend:
             raise RuntimeError(f"the model runs on {self.m.backend}: {self.m._core.fallback}")
         self.core = self.m._core
@@ -150,7 +162,7 @@ def child_main(args):
         if args.kernel_set:
             from gemma_accel import _core
             _core.set_kernel_set(args.kernel_set)
-        eng = _GA(args.model, args.threads, args.act_bits, args.backend)
+        eng = _GA(args.model, args.threads, args.act_bits, args.backend, args.memory_budget)
     else:
         eng = _Llama(args.model, args.threads, gpu=args.backend == "vulkan")
     t_loaded = time.perf_counter()
@@ -271,13 +283,16 @@ def weight_bytes_per_token(path):
 KERNEL_SET = None  # --kernel-set: gemma_accel's kernels forced to this set (default: the best runnable)
 
 
-def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backend="cpu", python=None):
+def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backend="cpu", python=None,
+              memory_budget=None):
     """One measurement in a fresh process; root: the checkout whose gemma_accel (and bench.py) runs."""
     py = python or (sys.executable if engine == "ga" else str(llama_python()))
     cmd = [py, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", engine, "--model", str(model),
            "--ids", str(ids_path), "--threads", str(threads), "--task", task]
     if backend != "cpu":  # (ab.py runs older checkouts' bench.py, which may not know the flag)
         cmd += ["--backend", backend]
+    if memory_budget:
+        cmd += ["--memory-budget", str(memory_budget)]
     if act_bits:
         cmd += ["--act-bits", str(act_bits)]
     if engine == "ga" and KERNEL_SET:
@@ -385,13 +400,16 @@ def main():
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--kernel-set", help="force gemma_accel's kernel set (portable, avx2, avx512), "
                     "e.g. avx2 on an AVX-512 machine to measure the AVX2 path")
-    ap.add_argument("--backend", default="cpu", choices=("cpu", "vulkan"))
+    ap.add_argument("--backend", default="cpu", choices=("cpu", "vulkan", "npu"))
+    ap.add_argument("--memory-budget", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--llama-vulkan-python", help="a Python whose llama_cpp is built with -DGGML_VULKAN=ON")
     args = ap.parse_args()
     if args.child:
         return child_main(args)
     if args.backend == "vulkan":
         return vulkan_main(args)
+    if args.backend == "npu":
+        return npu_main(args)
     global KERNEL_SET
     KERNEL_SET = args.kernel_set
 
@@ -519,6 +537,74 @@ def vulkan_main(args):
                      "decode (target 1.0x)")
     (out / "bench_vulkan.md").write_text("\n".join(L) + "\n")
     log(f"wrote {out / 'bench_vulkan.md'}")
+    return 0
+
+
+def page_cache_read_bandwidth(path, seconds=2.0):
+    """GB/s of pread from a file in the page cache into one 2 MiB buffer (what the npu
+    backend does for every weight, every token)."""
+    size = os.path.getsize(path)
+    buf = bytearray(2 << 20)
+    with open(path, "rb", buffering=0) as f:
+        fd = f.fileno()
+        for off in range(0, size, len(buf)):  # warm the page cache
+            os.preadv(fd, [buf], off)
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            for off in range(0, size, len(buf)):
+                done += os.preadv(fd, [buf], off)
+        return done / (time.perf_counter() - t0) / 1e9
+
+
+def npu_main(args):
+    """make bench BACKEND=npu: the default model under 64 and 128 MiB budgets against the
+    unconstrained CPU backend, and against re-reading the weights every step."""
+    global KERNEL_SET
+    KERNEL_SET = None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = prepare_files(["default"])
+    label, path = next(iter(files.items()))
+    ids = bench_ids()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    ids_path = CACHE / "bench_ids.json"
+    ids_path.write_text(json.dumps(ids))
+    bw = page_cache_read_bandwidth(path)
+    # a decoded token reads every layer matrix and the whole output head (tied: the embedding)
+    per_token, _ = weight_bytes_per_token(path)
+    log(f"page-cache read bandwidth {bw:.1f} GB/s; {per_token / 1e6:.0f} MB of weights read per token: "
+        f"limit {bw * 1e9 / per_token:.1f} tok/s")
+    engines = {f"gemma_accel cpu ({args.threads} threads)": ("ga", "cpu", None, None)}
+    for b in NPU_BUDGETS:
+        engines[f"gemma_accel npu {b >> 20} MiB"] = ("ga", "npu", None, b)
+    engines["llama.cpp (mmap, no memory cap)"] = ("llama", "cpu", None, None)
+    rows = {}
+    for name, (kind, backend, py, budget) in engines.items():
+        runs = [run_child(kind, 16 if kind == "ga" else None, path, ids_path, args.threads, "main", backend=backend,
+                          python=py, memory_budget=budget) for _ in range(args.runs)]
+        rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        r = rows[name]
+        log(f"{name}: decode {r['decode_tps']:.1f} tok/s, prefill512 {r['prefill512_tps']:.0f} tok/s, "
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+    limit = bw * 1e9 / per_token
+    cpu = rows[f"gemma_accel cpu ({args.threads} threads)"]
+    L = [f"# NPU-chunked backend: {label}", "",
+         f"{datetime.date.today()}; medians of {args.runs} runs, each in a fresh process, {args.threads} threads; "
+         f"npu: n_ctx {NPU_CTX}, prefill chunk {NPU_CHUNK}.", "",
+         f"Re-read limit: {per_token / 1e6:.0f} MB of weights per token (every layer matrix and the output head) / "
+         f"{bw:.1f} GB/s page-cache read bandwidth (pread into a 2 MiB buffer) = {limit:.1f} tok/s.", "",
+         "| engine | decode tok/s | prefill-512 tok/s | peak RSS MiB |", "|---|---|---|---|"]
+    for name, r in rows.items():
+        L.append(f"| {name} | {r['decode_tps']:.1f} | {r['prefill512_tps']:.0f} | {r['peak_rss_mib']:.0f} |")
+    L.append("")
+    for b in NPU_BUDGETS:
+        r = rows[f"gemma_accel npu {b >> 20} MiB"]
+        L.append(f"- npu {b >> 20} MiB: decode {r['decode_tps'] / limit:.0%} of the re-read limit (target 70%); "
+                 f"prefill {r['prefill512_tps'] / cpu['prefill512_tps']:.2f}x the unconstrained CPU (target 0.5x)")
+    L.append("- llama.cpp has no budgeted mode; its row is an unconstrained mmap run (peak RSS beside ours). A "
+             "memory-capped run (cgroup / systemd-run -p MemoryMax) needs a cgroup this container does not grant.")
+    (out / "bench_npu.md").write_text("\n".join(L) + "\n")
+    log(f"wrote {out / 'bench_npu.md'}")
     return 0
 
 

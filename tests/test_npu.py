@@ -69,7 +69,7 @@ def test_memory_plan_and_stats(gemma_path):
         plan = m.memory_plan()
         assert plan["budget"] == BUDGET and 0 < plan["used"] <= BUDGET
         assert sum(plan["regions"].values()) <= plan["used"]
-        for region in ("weights: layer slot", "weights: output head tile", "KV cache", "activations"):
+        for region in ("weights: layer slots", "weights: output head tiles", "KV cache", "activations"):
             assert plan["regions"][region] > 0, plan
         m.generate("Hi", max_tokens=3, temperature=0)
         stats = m.npu_stats()

@@ -28,11 +28,13 @@
 #include "ga_quants.h"
 
 #define N_LW 7                          /* weights per layer: q k v o gate up down */
-#define HEAD_TILE_BYTES ((uint64_t)2 << 20) /* the output head streams through this much */
+#define HEAD_TILE_BYTES ((uint64_t)1 << 20) /* the output head streams through two tiles of this */
 #define MAX_FILES 16
 #define VIRTUAL_SLACK ((uint64_t)16 << 30)  /* address space past the budget, so the plan can be
                                               * measured before it is refused (never touched) */
 #define MAX_BUFS (16 + GA_MAX_LAYERS)
+enum { B_SLOT0, B_SLOT1, B_HEAD0, B_HEAD1, N_STREAM }; /* the streamed buffers */
+#define HEAD_ID 0x40000000                             /* holds[]: head tile k is HEAD_ID + k */
 
 typedef struct {
     const void *data; /* the loader's view (never read here) */
@@ -50,11 +52,11 @@ struct ga_backend {
     char paths[MAX_FILES][256];
     npu_weight lw[GA_MAX_LAYERS][N_LW], embd, head;
     ga_weight head_view;
-    uint8_t *slot[2];
+    uint8_t *buf[N_STREAM]; /* two layer slots, two head tiles */
     uint64_t slot_bytes;
-    uint8_t *head_buf, *row_buf;
+    uint8_t *row_buf;
     float *row_f32;
-    int64_t head_rows;
+    int64_t head_rows, n_head_tiles;
     ga_buf head_out;
     struct { const float *host; float *copy; } norms[1 + 6 * GA_MAX_LAYERS]; /* norm vectors, in the arena */
     int n_norms;
@@ -62,16 +64,17 @@ struct ga_backend {
     int n_bufs;
     float *output;
     const ga_chunk *c;
-    /* prefetch: the thread reads layer pending into slot pending_slot */
+    /* prefetch: the thread reads, in order, what each queued buffer is to hold (holds[b]: a
+     * layer, or HEAD_ID + a head tile); only the caller's thread queues */
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int slot_layer[2], slot_ready[2], pending, pending_slot, busy, stop, io_failed, cur_layer;
+    int holds[N_STREAM], ready[N_STREAM], queue[N_STREAM], n_queued, reading, stop, io_failed, cur_layer;
     char io_msg[256];
     /* counters (npu_stats): the prefetch thread's under mu, the caller's own */
     uint64_t bytes_read, main_bytes_read;
-    double read_s, main_read_s, wait_s;
+    double read_s, wait_s;
     int64_t layers_read, head_tiles;
 };
 
@@ -146,35 +149,50 @@ static ga_status describe(ga_backend *be, const ga_weight *w, npu_weight *nw, ga
 
 /* ------------------------------------------------------------------ prefetch */
 
+/* what id stands for into buffer b: a layer's matrices, or a tile of the output head */
+static int read_item(ga_backend *be, int id, int b, uint64_t *n) {
+    *n = 0;
+    if (id >= HEAD_ID) {
+        const int64_t r0 = (int64_t)(id - HEAD_ID) * be->head_rows, V = be->head_view.rows;
+        const int64_t rows = V - r0 < be->head_rows ? V - r0 : be->head_rows;
+        *n = (uint64_t)rows * be->head_view.row_bytes;
+        return read_all(be->head.fd, be->head.off + (uint64_t)r0 * be->head_view.row_bytes, be->buf[b], *n);
+    }
+    for (int i = 0; i < N_LW; i++) {
+        const npu_weight *w = &be->lw[id][i];
+        if (!w->data) continue;
+        const int e = read_all(w->fd, w->off, be->buf[b] + w->slot_off, w->bytes);
+        if (e) return e;
+        *n += w->bytes;
+    }
+    return 0;
+}
+
 static void *prefetch_main(void *arg) {
     ga_backend *be = arg;
     pthread_mutex_lock(&be->mu);
     for (;;) {
-        while (!be->stop && be->pending < 0) pthread_cond_wait(&be->cv, &be->mu);
+        while (!be->stop && be->n_queued == 0) pthread_cond_wait(&be->cv, &be->mu);
         if (be->stop) break;
-        const int l = be->pending, s = be->pending_slot;
-        be->pending = -1;
-        be->busy = 1;
+        const int b = be->queue[0], id = be->holds[b];
+        memmove(be->queue, be->queue + 1, (size_t)(--be->n_queued) * sizeof be->queue[0]);
+        be->reading = b;
         pthread_mutex_unlock(&be->mu);
         const double t0 = now_s();
-        int e = 0;
-        uint64_t n = 0;
-        for (int i = 0; i < N_LW && !e; i++) {
-            const npu_weight *w = &be->lw[l][i];
-            if (!w->data) continue;
-            e = read_all(w->fd, w->off, be->slot[s] + w->slot_off, w->bytes);
-            n += w->bytes;
-        }
+        uint64_t n;
+        const int e = read_item(be, id, b, &n);
         pthread_mutex_lock(&be->mu);
         be->read_s += now_s() - t0;
         be->bytes_read += n;
-        be->layers_read++;
-        be->busy = 0;
+        if (id >= HEAD_ID) be->head_tiles++;
+        else be->layers_read++;
+        be->reading = -1;
         if (e) {
             be->io_failed = 1;
-            snprintf(be->io_msg, sizeof be->io_msg, "reading layer %d's weights: %s", l, strerror(e));
+            snprintf(be->io_msg, sizeof be->io_msg, "reading %s %d: %s", id >= HEAD_ID ? "output head tile" : "layer",
+                     id >= HEAD_ID ? id - HEAD_ID : id, strerror(e));
         } else {
-            be->slot_ready[s] = 1;
+            be->ready[b] = 1;
         }
         pthread_cond_broadcast(&be->cv);
     }
@@ -182,38 +200,51 @@ static void *prefetch_main(void *arg) {
     return NULL;
 }
 
-/* with mu held: layer l into slot s, once the thread is idle */
-static void request_locked(ga_backend *be, int l, int s) {
-    while (be->busy || be->pending >= 0) pthread_cond_wait(&be->cv, &be->mu);
-    be->slot_layer[s] = l;
-    be->slot_ready[s] = 0;
-    be->pending = l;
-    be->pending_slot = s;
+/* with mu held: buffer b is to hold id (a no-op if it does or will) */
+static void request_locked(ga_backend *be, int b, int id) {
+    if (be->holds[b] == id) return;
+    while (be->reading == b) pthread_cond_wait(&be->cv, &be->mu); /* never under the thread's feet */
+    int k = 0;
+    while (k < be->n_queued && be->queue[k] != b) k++;
+    if (k == be->n_queued) be->queue[be->n_queued++] = b; /* else it keeps its place, with the new id */
+    be->holds[b] = id;
+    be->ready[b] = 0;
     pthread_cond_broadcast(&be->cv);
 }
 
-/* The slot holding layer l, waiting for it; asks for layer l + 1 in the other slot. */
-static int layer_slot(ga_backend *be, int l, ga_error *err) {
+/* with mu held: waits until buffer b holds id; 0, or -1 after a failed read */
+static int wait_locked(ga_backend *be, int b, int id, ga_error *err) {
+    request_locked(be, b, id);
     const double t0 = now_s();
-    pthread_mutex_lock(&be->mu);
-    int s = be->slot_layer[0] == l ? 0 : be->slot_layer[1] == l ? 1 : -1;
-    if (s < 0) {
-        s = be->slot_layer[0] == be->cur_layer ? 1 : 0; /* never the slot in use */
-        request_locked(be, l, s);
-    }
-    while (!be->slot_ready[s] && !be->io_failed) pthread_cond_wait(&be->cv, &be->mu);
+    while (!be->ready[b] && !be->io_failed) pthread_cond_wait(&be->cv, &be->mu);
+    be->wait_s += now_s() - t0;
     if (be->io_failed) {
-        pthread_mutex_unlock(&be->mu);
         ga_fail(err, GA_ERR_IO, "backend npu: %s", be->io_msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* The slot holding layer l, once read; queues what comes next: layer l + 1 in the other
+ * slot, and after the last layer the first two tiles of the output head. */
+static int layer_slot(ga_backend *be, int l, ga_error *err) {
+    pthread_mutex_lock(&be->mu);
+    int s = be->holds[B_SLOT0] == l ? B_SLOT0 : be->holds[B_SLOT1] == l ? B_SLOT1 : -1;
+    if (s < 0) s = be->holds[B_SLOT0] == be->cur_layer ? B_SLOT1 : B_SLOT0; /* never the slot in use */
+    if (wait_locked(be, s, l, err)) {
+        pthread_mutex_unlock(&be->mu);
         return -1;
     }
     if (be->cur_layer != l) {
         be->cur_layer = l;
+        if (l == be->hp.n_layer - 1) {
+            request_locked(be, B_HEAD0, HEAD_ID);
+            if (be->n_head_tiles > 1) request_locked(be, B_HEAD1, HEAD_ID + 1);
+        }
         const int next = (l + 1) % be->hp.n_layer;
-        if (next != l && be->slot_layer[1 - s] != next) request_locked(be, next, 1 - s);
+        if (next != l) request_locked(be, s == B_SLOT0 ? B_SLOT1 : B_SLOT0, next);
     }
     pthread_mutex_unlock(&be->mu);
-    be->wait_s += now_s() - t0;
     return s;
 }
 
@@ -245,8 +276,8 @@ static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     be->p = *p;
     pthread_mutex_init(&be->mu, NULL);
     pthread_cond_init(&be->cv, NULL);
-    be->slot_layer[0] = be->slot_layer[1] = -1;
-    be->pending = -1;
+    for (int b = 0; b < N_STREAM; b++) be->holds[b] = -1;
+    be->reading = -1;
     be->cur_layer = -1;
     be->head_out = GA_BUF_NONE;
     ga_status st = ga_arena_init(&be->arena, p->budget_bytes + VIRTUAL_SLACK, err);
@@ -334,10 +365,13 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
     if (be->head_rows > w->output.rows) be->head_rows = w->output.rows;
     be->head_view = w->output;
     be->head_view.packed = NULL;
-    if (!(be->slot[0] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slot")) ||
-        !(be->slot[1] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slot")) ||
-        !(be->head_buf = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
-                                        "weights: output head tile")) ||
+    be->n_head_tiles = (w->output.rows + be->head_rows - 1) / be->head_rows;
+    if (!(be->buf[B_SLOT0] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slots")) ||
+        !(be->buf[B_SLOT1] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slots")) ||
+        !(be->buf[B_HEAD0] = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
+                                            "weights: output head tiles")) ||
+        !(be->buf[B_HEAD1] = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
+                                            "weights: output head tiles")) ||
         !(be->row_buf = ga_arena_alloc(&be->arena, w->tok_embd.row_bytes, "weights: embedding row")) ||
         !(be->row_f32 = ga_arena_alloc(&be->arena, (uint64_t)D * sizeof(float), "weights: embedding row")))
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
@@ -368,7 +402,7 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
         return ga_fail(err, GA_ERR_NOMEM, "backend npu cannot start its prefetch thread");
     be->thread_started = 1;
     pthread_mutex_lock(&be->mu);
-    request_locked(be, 0, 0); /* layer 0 is read while the caller tokenizes */
+    request_locked(be, B_SLOT0, 0); /* layer 0 is read while the caller tokenizes */
     pthread_mutex_unlock(&be->mu);
     return GA_OK;
 }
@@ -413,24 +447,22 @@ static ga_status get_rows(ga_backend *be, const ga_op_args *op, ga_error *err) {
     return GA_OK;
 }
 
-/* the output head, one tile of rows at a time, into the caller's logits */
+/* the output head, one tile of rows at a time (read ahead, two buffers), into the caller's logits */
 static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err) {
     const ga_weight *H = op->w[0];
     if (op->nw != 1 || !H || H->data != be->head.data) return ga_fail(err, GA_ERR_ARG, "matmul: an unknown weight");
     if (op->dst[0] < 0 || op->dst[0] >= MAX_BUFS || be->kinds[op->dst[0]] != GA_MEM_OUTPUT || !be->output)
         return ga_fail(err, GA_ERR_ARG, "the output head writes the output buffer");
     const int64_t V = H->rows;
-    for (int64_t r0 = 0; r0 < V; r0 += be->head_rows) {
-        const int64_t n = V - r0 < be->head_rows ? V - r0 : be->head_rows;
-        const double t0 = now_s();
-        const int e = read_all(be->head.fd, be->head.off + (uint64_t)r0 * H->row_bytes, be->head_buf,
-                               (uint64_t)n * H->row_bytes);
-        be->main_read_s += now_s() - t0;
-        if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading the output head: %s", strerror(e));
-        be->main_bytes_read += (uint64_t)n * H->row_bytes;
-        be->head_tiles++;
+    for (int64_t k = 0; k < be->n_head_tiles; k++) {
+        const int b = B_HEAD0 + (int)(k & 1);
+        const int64_t r0 = k * be->head_rows, n = V - r0 < be->head_rows ? V - r0 : be->head_rows;
+        pthread_mutex_lock(&be->mu);
+        const int failed = wait_locked(be, b, HEAD_ID + (int)k, err);
+        pthread_mutex_unlock(&be->mu);
+        if (failed) return GA_ERR_IO;
         ga_weight tile = *H;
-        tile.data = be->head_buf;
+        tile.data = be->buf[b];
         tile.rows = n;
         tile.packed = NULL;
         ga_op_args a = *op;
@@ -438,6 +470,11 @@ static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err
         a.dst[0] = be->head_out;
         ga_status st = ga_backend_cpu.run(be->cpu, &a, err);
         if (st) return st;
+        if (k + 2 < be->n_head_tiles) { /* this buffer is free again: the tile after next */
+            pthread_mutex_lock(&be->mu);
+            request_locked(be, b, HEAD_ID + (int)k + 2);
+            pthread_mutex_unlock(&be->mu);
+        }
         /* the tile's [T][n] block into columns r0.. of the logits */
         for (int t = 0; t < op->T; t++)
             if ((st = ga_backend_cpu.read(be->cpu, be->head_out, (int64_t)t * n, n, be->output + (int64_t)t * V + r0,
@@ -469,7 +506,7 @@ static ga_status npu_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
                 nw = &be->lw[op->layer][j];
         if (!nw) return ga_fail(err, GA_ERR_ARG, "matmul: a weight that is not layer %d's", op->layer);
         views[i] = *op->w[i];
-        views[i].data = be->slot[s] + nw->slot_off;
+        views[i].data = be->buf[s] + nw->slot_off;
         views[i].packed = NULL;
         a.w[i] = &views[i];
     }
@@ -482,7 +519,7 @@ static int npu_stats(const ga_backend *be, const char **names, double *values, i
     ga_backend *m = (ga_backend *)be; /* the counters are read under the prefetch lock */
     pthread_mutex_lock(&m->mu);
     const struct { const char *name; double v; } all[] = {
-        {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)}, {"read_s", be->read_s + be->main_read_s},
+        {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)}, {"read_s", be->read_s},
         {"wait_s", be->wait_s},                   {"layers_read", (double)be->layers_read},
         {"head_tiles", (double)be->head_tiles},   {"arena_used_bytes", (double)be->arena.used},
         {"budget_bytes", (double)be->p.budget_bytes},
