@@ -119,11 +119,11 @@ class _GA:
 
 
 class _Llama:
-    def __init__(self, path, threads, gpu=False):
+    def __init__(self, path, threads, gpu=False, n_ctx=N_CTX):
         import numpy as np
         import llama_cpp
         self.np = np
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads,
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
                                    n_threads_batch=threads, verbose=False, n_gpu_layers=-1 if gpu else 0)
         self.n_vocab = self.llm.n_vocab()
 
@@ -164,7 +164,7 @@ def child_main(args):
             _core.set_kernel_set(args.kernel_set)
         eng = _GA(args.model, args.threads, args.act_bits, args.backend, args.memory_budget)
     else:
-        eng = _Llama(args.model, args.threads, gpu=args.backend == "vulkan")
+        eng = _Llama(args.model, args.threads, gpu=args.backend == "vulkan", n_ctx=args.n_ctx or N_CTX)
     t_loaded = time.perf_counter()
     first = eng.feed(ids[:PROMPT_LTFT])
     t_first = time.perf_counter()
@@ -283,8 +283,23 @@ def weight_bytes_per_token(path):
 KERNEL_SET = None  # --kernel-set: gemma_accel's kernels forced to this set (default: the best runnable)
 
 
+CGROUP_V1_MEMORY = Path("/sys/fs/cgroup/memory")
+
+
+def memory_cgroup(limit):
+    """A cgroup-v1 memory cgroup capped at limit bytes (page cache included), or None where
+    this machine does not let us make one; its path."""
+    path = CGROUP_V1_MEMORY / f"gemma_accel_bench_{os.getpid()}"
+    try:
+        path.mkdir(exist_ok=True)
+        (path / "memory.limit_in_bytes").write_text(str(limit))
+        return path
+    except OSError:
+        return None
+
+
 def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backend="cpu", python=None,
-              memory_budget=None):
+              memory_budget=None, cgroup=None, n_ctx=None):
     """One measurement in a fresh process; root: the checkout whose gemma_accel (and bench.py) runs."""
     py = python or (sys.executable if engine == "ga" else str(llama_python()))
     cmd = [py, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", engine, "--model", str(model),
@@ -293,6 +308,8 @@ def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backe
         cmd += ["--backend", backend]
     if memory_budget:
         cmd += ["--memory-budget", str(memory_budget)]
+    if n_ctx:
+        cmd += ["--n-ctx", str(n_ctx)]
     if act_bits:
         cmd += ["--act-bits", str(act_bits)]
     if engine == "ga" and KERNEL_SET:
@@ -302,7 +319,8 @@ def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backe
     env.setdefault("OMP_NUM_THREADS", str(threads))
     if task == "profile":
         env["GA_PROFILE"] = "1"
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root))
+    join = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root), preexec_fn=join)
     for line in res.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):])
@@ -402,6 +420,7 @@ def main():
                     "e.g. avx2 on an AVX-512 machine to measure the AVX2 path")
     ap.add_argument("--backend", default="cpu", choices=("cpu", "vulkan", "npu"))
     ap.add_argument("--memory-budget", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--n-ctx", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--llama-vulkan-python", help="a Python whose llama_cpp is built with -DGGML_VULKAN=ON")
     args = ap.parse_args()
     if args.child:
@@ -578,10 +597,28 @@ def npu_main(args):
     for b in NPU_BUDGETS:
         engines[f"gemma_accel npu {b >> 20} MiB"] = ("ga", "npu", None, b)
     engines["llama.cpp (mmap, no memory cap)"] = ("llama", "cpu", None, None)
-    rows = {}
+    # llama.cpp with mmap in a memory cgroup capped at the larger budget (its page cache counts)
+    cap = NPU_BUDGETS[-1]
+    cgroup = memory_cgroup(cap)
+    if cgroup:
+        engines[f"llama.cpp (mmap, cgroup memory cap {cap >> 20} MiB)"] = ("llama", "cpu", None, None)
+    rows, failed = {}, {}
     for name, (kind, backend, py, budget) in engines.items():
-        runs = [run_child(kind, 16 if kind == "ga" else None, path, ids_path, args.threads, "main", backend=backend,
-                          python=py, memory_budget=budget) for _ in range(args.runs)]
+        cg = cgroup if "cgroup" in name else None
+        if cg:  # page cache is charged to the cgroup that reads it first: evict the file, so its pages count
+            with open(path, "rb") as f:
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        try:
+            runs = [run_child(kind, 16 if kind == "ga" else None, path, ids_path, args.threads, "main",
+                              backend=backend, python=py, memory_budget=budget, cgroup=cg,
+                              n_ctx=NPU_CTX if cg else None) for _ in range(args.runs)]
+        except RuntimeError as e:  # the capped llama.cpp: the kernel's OOM killer (exit -9)
+            if not cg:
+                raise
+            failed[name] = ("killed by the kernel (SIGKILL: out of memory under the cap)" if "(-9)" in str(e)
+                            else str(e).splitlines()[0])
+            log(f"{name}: {failed[name]}")
+            continue
         rows[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         r = rows[name]
         log(f"{name}: decode {r['decode_tps']:.1f} tok/s, prefill512 {r['prefill512_tps']:.0f} tok/s, "
@@ -596,13 +633,25 @@ def npu_main(args):
          "| engine | decode tok/s | prefill-512 tok/s | peak RSS MiB |", "|---|---|---|---|"]
     for name, r in rows.items():
         L.append(f"| {name} | {r['decode_tps']:.1f} | {r['prefill512_tps']:.0f} | {r['peak_rss_mib']:.0f} |")
+    for name, why in failed.items():
+        L.append(f"| {name} | did not run: {why} | | |")
     L.append("")
     for b in NPU_BUDGETS:
         r = rows[f"gemma_accel npu {b >> 20} MiB"]
         L.append(f"- npu {b >> 20} MiB: decode {r['decode_tps'] / limit:.0%} of the re-read limit (target 70%); "
                  f"prefill {r['prefill512_tps'] / cpu['prefill512_tps']:.2f}x the unconstrained CPU (target 0.5x)")
-    L.append("- llama.cpp has no budgeted mode; its row is an unconstrained mmap run (peak RSS beside ours). A "
-             "memory-capped run (cgroup / systemd-run -p MemoryMax) needs a cgroup this container does not grant.")
+    if cgroup:
+        L.append(f"- llama.cpp has no budgeted mode: it runs with mmap, unconstrained (n_ctx {N_CTX}) and in a cgroup-v1 "
+                 f"memory cgroup capped at {cap >> 20} MiB (n_ctx {NPU_CTX}, as ours), the file evicted from the page cache "
+                 "first so that its pages are charged to the cgroup; peak RSS beside ours.")
+        try:
+            cgroup.rmdir()
+        except OSError:
+            pass
+    else:
+        L.append("- llama.cpp has no budgeted mode; its row is an unconstrained mmap run (peak RSS beside ours). No "
+                 "memory-capped run: this machine lets us make no cgroup-v1 memory cgroup, and systemd-run needs "
+                 "systemd as PID 1.")
     (out / "bench_npu.md").write_text("\n".join(L) + "\n")
     log(f"wrote {out / 'bench_npu.md'}")
     return 0
