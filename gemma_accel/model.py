@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("cpu", "vulkan", "npu", "auto")
 DEFAULT_N_BATCH = 256  # prefill chunk: each dequantized weight tile serves this many tokens
-DEFAULT_NPU_BUDGET = "64MiB"  # backend="npu": the hard memory budget,
-DEFAULT_NPU_N_CTX = 512       # the context whose KV pool it holds,
-DEFAULT_NPU_CHUNK = 64        # and the prefill chunk (activations are sized for it)
+DEFAULT_NPU_BUDGET = "64MiB"  # backend="npu": the hard memory budget (its profile: npu_profiles.py)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
           "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
 
@@ -131,7 +129,7 @@ class Model:
     """A loaded model.  Use gemma_accel.load() to make one."""
 
     def __init__(self, path, *, backend="cpu", n_ctx=None, n_threads=None, n_batch=None,
-                 act_bits=16, budget_bytes=None, device=0, memory_budget=None):
+                 act_bits=16, budget_bytes=None, device=0, memory_budget=None, profile=None):
         from .checkpoint import open_checkpoint
         from .info import default_threads
 
@@ -154,13 +152,23 @@ class Model:
         hp = self.hparams
         if memory_budget is not None and backend != "npu":
             raise ValueError("memory_budget is the npu backend's hard budget; other backends take budget_bytes")
+        if profile is not None and backend != "npu":
+            raise ValueError("profile is the npu backend's device profile; it needs backend='npu'")
+        self.npu_profile = None
+        sram_bytes = align = 0
         if backend == "npu":
-            # everything in one arena of memory_budget bytes: a small context and prefill chunk
+            # everything in one arena of memory_budget bytes, at the profile's static shapes
+            from .npu_profiles import resolve_profile
+            prof = self.npu_profile = resolve_profile(profile)
             budget_bytes = parse_bytes(memory_budget if memory_budget is not None else DEFAULT_NPU_BUDGET)
+            if prof.device_memory_bytes and budget_bytes > prof.device_memory_bytes:
+                raise ValueError(f"memory_budget {budget_bytes / 2**20:.0f} MiB exceeds the device memory of npu "
+                                 f"profile {prof.name!r} ({prof.device_memory_bytes / 2**20:.0f} MiB)")
             if n_ctx is None:
-                n_ctx = min(DEFAULT_NPU_N_CTX, hp["n_ctx_train"])
+                n_ctx = min(prof.n_ctx, hp["n_ctx_train"])
             if n_batch is None:
-                n_batch = DEFAULT_NPU_CHUNK
+                n_batch = prof.chunk
+            sram_bytes, align = prof.sram_bytes, prof.align
         if n_batch is None:
             n_batch = DEFAULT_N_BATCH
         if n_ctx is None:
@@ -181,7 +189,8 @@ class Model:
         # "auto": the GPU when it can run the model, else the CPU without a warning
         self._core = _core.Model(hp, table, n_ctx, n_batch, self.n_threads, act_bits,
                                  backend=backend,
-                                 budget_bytes=budget_bytes or 0, device=device)
+                                 budget_bytes=budget_bytes or 0, device=device, sram_bytes=sram_bytes,
+                                 align=align)
         if self._core.fallback:  # the whole model runs on the CPU instead
             (log.info if backend == "auto" else log.warning)("%s; running %s on the CPU", self._core.fallback,
                                                              self.path.name)
@@ -296,19 +305,25 @@ class Model:
 
     def memory_plan(self):
         """backend="npu": the arena every byte of the engine lives in, as {"budget", "used",
-        "regions": {name: bytes}}; None on the other backends."""
+        "regions": {name: bytes}, "offsets": {name: first offset}, "profile": its name,
+        "steps": the two compiled step shapes in tokens}; None on the other backends."""
         with self._acquire():
             plan = self._core.memory_plan()
         if plan is None:
             return None
-        regions = {}
-        for name, _offset, size in plan["regions"]:
+        regions, offsets = {}, {}
+        for name, offset, size in plan["regions"]:
             regions[name] = regions.get(name, 0) + size
-        return {"budget": plan["budget"], "used": plan["used"], "regions": regions}
+            offsets.setdefault(name, offset)
+        return {"budget": plan["budget"], "used": plan["used"], "regions": regions, "offsets": offsets,
+                "profile": self.npu_profile.name if self.npu_profile else None,
+                "steps": {"prefill": self._core.n_batch, "decode": 1}}
 
     def npu_stats(self):
-        """backend="npu": its counters (bytes read from the file, seconds reading and waiting for
-        reads, layers and head tiles read); {} on the other backends."""
+        """backend="npu": its counters: bytes read from the file, seconds reading and waiting for
+        reads, layers and head tiles read; the compiled steps (prefill_rows, prefill_ops,
+        decode_ops) and how often each ran (prefill_steps, decode_steps, ops_run, padded_rows);
+        seconds per stage (exec_s, matmul_s, attention_s, get_rows_s).  {} on the other backends."""
         with self._acquire():
             return self._core.backend_stats()
 
@@ -418,7 +433,7 @@ class Model:
 
 
 def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, budget_bytes=None,
-         device=0, memory_budget=None) -> Model:
+         device=0, memory_budget=None, profile=None) -> Model:
     """Load a GGUF file or a Hugging Face folder (default: the bundled Gemma 3 270M).
 
     n_ctx: KV-cache size in tokens (default: the trained context, capped by memory).
@@ -433,8 +448,12 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, b
     memory_budget (backend="npu"): the hard budget, bytes or "64MiB" (the default): every
     byte the engine allocates (streamed weight slots, KV pool, activations, scratch) lives in
     one arena of that size; the weights are read from the file a layer at a time.  Too small
-    a budget raises gemma_accel.DeviceMemoryError naming the smallest that works; the npu
-    backend's n_ctx defaults to 512 and its prefill chunk to 64 tokens.
+    a budget raises gemma_accel.DeviceMemoryError naming the smallest that works.
+    profile (backend="npu"): the device it plans for: None (generic: a 64-token prefill
+    chunk, n_ctx 512, an 8 MiB scratchpad), a preset ("intel-npu-lnl", "hexagon-v79",
+    "xdna2"; gemma_accel.npu_profiles lists their sizes and sources) or a dict of a custom
+    profile's fields.  It sets the two static step shapes (a prefill chunk and a 1-token
+    decode step, compiled at load), the KV capacity, the scratchpad and the alignment.
     """
     if path is None:
         from .model_paths import default_model_path
@@ -443,4 +462,4 @@ def load(path=None, *, backend="cpu", n_ctx=None, n_threads=None, act_bits=16, b
     if not path.exists():
         raise FileNotFoundError(f"no such model file or folder: {path}")
     return Model(path, backend=backend, n_ctx=n_ctx, n_threads=n_threads, act_bits=act_bits,
-                 budget_bytes=budget_bytes, device=device, memory_budget=memory_budget)
+                 budget_bytes=budget_bytes, device=device, memory_budget=memory_budget, profile=profile)

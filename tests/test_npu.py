@@ -7,6 +7,10 @@ weights streamed from the file a layer at a time into an arena allocated at load
 - Exact: the ops are the CPU backend's kernels on the streamed copies, so the default model
   and SmolLM2 under 64 MiB give the CPU backend's greedy tokens on 8 prompts and its
   teacher-forced logits (top-1 agreement and KL measured, not assumed).
+- Static shapes: two steps are compiled at load (a prefill chunk and a 1-token decode) and
+  only they run: every op executed is one of theirs, counted, with the padding counted too.
+- Device profiles set the step shapes, the KV capacity and the alignment; a custom profile
+  is a dict, and a bad one is refused by name.
 """
 import re
 import subprocess
@@ -77,6 +81,69 @@ def test_memory_plan_and_stats(gemma_path):
         assert stats["layers_read"] >= 3 * m.hparams["n_layer"] and stats["bytes_read"] > 3 * 200e6, stats
     with gemma_accel.load(gemma_path, n_ctx=128) as cpu:
         assert cpu.memory_plan() is None and cpu.npu_stats() == {}
+
+
+def test_only_the_compiled_steps_run(gemma_path):
+    with gemma_accel.load(gemma_path, backend="npu", memory_budget="64MiB", n_ctx=256) as m:
+        s = m.npu_stats()
+        L = m.hparams["n_layer"]
+        # compiled at load, before any token: a 64-token prefill step and a 1-token decode step,
+        # the same ops (11 a layer, the embedding, the head's norm and matmul) at two shapes
+        assert s["steps_compiled"] == 2 and s["prefill_rows"] == 64 and m.memory_plan()["steps"]["prefill"] == 64
+        assert s["prefill_ops"] == s["decode_ops"] == 11 * L + 3, s
+        assert s["ops_run"] == s["prefill_steps"] == s["decode_steps"] == 0
+        c = m.generate("The capital of France is", max_tokens=6, temperature=0, stop=[])
+        ids = m.tokenize("The capital of France is " * 20)[:100]  # two chunks: 64 and 36 padded to 64
+        m.logits(ids)
+        m.logits(ids[:1])                                           # one token: the decode step
+        s = m.npu_stats()
+        n_prompt = len(m.tokenize("The capital of France is"))
+        assert s["steps_compiled"] == 2
+        assert s["prefill_steps"] == 1 + 2 and s["decode_steps"] == (len(c.tokens) - 1) + 1, s
+        assert s["padded_rows"] == (64 - n_prompt) + (64 - 36), s
+        # every op that ran is one of a compiled step's (each of these steps wanted logits)
+        assert s["ops_run"] == s["prefill_steps"] * s["prefill_ops"] + s["decode_steps"] * s["decode_ops"], s
+
+
+def test_context_capacity_is_fixed(gemma_path):
+    with gemma_accel.load(gemma_path, backend="npu", memory_budget="64MiB", n_ctx=128) as m:
+        assert m.n_ctx == 128
+        with pytest.raises(ValueError, match="context"):
+            m.logits(list(range(2, 131)))
+        c = m.generate("Hello", max_tokens=200, temperature=0, stop=[])  # stops at the capacity
+        assert c.finish_reason == "length" and len(m.tokenize("Hello")) + len(c.tokens) <= 128 + 1
+
+
+@pytest.mark.parametrize("name", ["intel-npu-lnl", "hexagon-v79", "xdna2"])
+def test_device_profiles(name, gemma_path):
+    from gemma_accel.npu_profiles import PROFILES
+    prof = PROFILES[name]
+    assert prof.sources and prof.n_ctx % 64 == 0 and prof.max_prompt_len % prof.chunk == 0
+    with gemma_accel.load(gemma_path, backend="npu", memory_budget="160MiB", profile=name) as m:
+        assert m.n_ctx == prof.n_ctx and m.npu_stats()["prefill_rows"] == prof.chunk
+        plan = m.memory_plan()
+        assert plan["profile"] == name and plan["steps"] == {"prefill": prof.chunk, "decode": 1}
+        assert all(off % prof.align == 0 for off in plan["offsets"].values()), plan["offsets"]
+        assert len(m.generate("Hi", max_tokens=2, temperature=0).tokens) == 2
+    if prof.device_memory_bytes:
+        with pytest.raises(ValueError, match="exceeds the device memory"):
+            gemma_accel.load(gemma_path, backend="npu", profile=name, memory_budget=prof.device_memory_bytes + 1)
+
+
+def test_custom_profile(gemma_path):
+    custom = {"chunk": 32, "max_prompt_len": 96, "min_response_len": 20, "align": 4096, "sram_bytes": "2MiB"}
+    with gemma_accel.load(gemma_path, backend="npu", profile=custom) as m:
+        assert m.n_ctx == 128 + 64 and m.npu_stats()["prefill_rows"] == 32  # each rounded up to 64
+        assert m.memory_plan()["profile"] == "custom"
+        assert all(off % 4096 == 0 for off in m.memory_plan()["offsets"].values())
+    for bad, what in [({"chunk": 48}, "power of two"), ({"chunk": 128, "max_prompt_len": 96}, "dividing"),
+                      ({"tile": 3}, "unknown field"), ({"align": 8}, "align"), ({"sram_bytes": 0}, "sram_bytes")]:
+        with pytest.raises(ValueError, match=what):
+            gemma_accel.load(gemma_path, backend="npu", profile=bad)
+    with pytest.raises(ValueError, match="unknown npu profile"):
+        gemma_accel.load(gemma_path, backend="npu", profile="tpu-v9")
+    with pytest.raises(ValueError, match="backend='npu'"):
+        gemma_accel.load(gemma_path, profile="xdna2")
 
 
 def log_softmax(x):

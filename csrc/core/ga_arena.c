@@ -13,6 +13,7 @@ ga_status ga_arena_init(ga_arena *a, uint64_t size, ga_error *err) {
         return ga_fail(err, GA_ERR_NOMEM, "cannot map an arena of %llu bytes", (unsigned long long)size);
     a->base = p;
     a->size = size;
+    a->align = 64;
     return GA_OK;
 }
 
@@ -22,7 +23,7 @@ void ga_arena_free(ga_arena *a) {
 }
 
 void *ga_arena_alloc(ga_arena *a, uint64_t bytes, const char *name) {
-    const uint64_t at = (a->used + 63) & ~(uint64_t)63;
+    const uint64_t at = (a->used + a->align - 1) & ~(a->align - 1);
     if (!a->base || bytes > a->size || at > a->size - bytes) return NULL;
     a->used = at + bytes;
     int r = 0;

@@ -23,6 +23,7 @@ typedef struct {
 typedef struct {
     uint8_t *base;
     uint64_t size, used;
+    uint64_t align; /* every region starts on a multiple of this (a power of two, 64 by default) */
     ga_arena_region regions[GA_ARENA_MAX_REGIONS];
     int n_regions;
 } ga_arena;
@@ -31,7 +32,7 @@ typedef struct {
 ga_status ga_arena_init(ga_arena *a, uint64_t size, ga_error *err);
 void ga_arena_free(ga_arena *a);
 
-/* bytes zeroed bytes aligned to 64, named for the memory plan; NULL when they do not fit
+/* bytes zeroed bytes aligned to a->align, named for the memory plan; NULL when they do not fit
  * (regions of the same name are counted as one in the plan). */
 void *ga_arena_alloc(ga_arena *a, uint64_t bytes, const char *name);
 

@@ -84,6 +84,8 @@ typedef struct {
     ga_arena *arena;          /* CPU: take every buffer and scratch from it (NULL: the heap) */
     int weights_move;         /* CPU: the weights' data may change between ops (streamed): keep no
                                * copies of them (the interleaved decode layout) */
+    uint64_t sram_bytes;      /* npu: the scratchpad its tiles are planned in (0: 8 MiB) */
+    int align;                /* npu: its arena regions' alignment, a power of two (0: 64) */
 } ga_backend_params;
 
 typedef struct ga_backend ga_backend; /* each backend's own state */
@@ -112,6 +114,10 @@ typedef struct {
     const ga_arena *(*arena)(const ga_backend *be);
     /* optional (NULL): up to cap named counters (bytes moved, seconds per stage, ...) */
     int (*stats)(const ga_backend *be, const char **names, double *values, int cap);
+    /* optional (NULL): a static-shape backend compiles its steps once, after load_weights.
+     * For T = n_batch, then T = 1, the model calls compile_step with a chunk of T tokens,
+     * emits that step's ops (run) and calls end_chunk: the backend records them, runs nothing. */
+    ga_status (*compile_step)(ga_backend *be, const ga_chunk *c, ga_error *err);
 } ga_backend_i;
 
 /* The checks every backend makes before an op reads or writes KV pages (ga_chunk.c): each

@@ -193,18 +193,45 @@ static ga_status alloc_buffers(ga_model *m, ga_error *err) {
     return GA_OK;
 }
 
+static ga_status forward(ga_model *m, const ga_chunk *c, const uint8_t *want, ga_error *err);
+
+/* A static-shape backend's two steps, compiled once: the ops of a chunk of n_batch tokens,
+ * then of 1, every row wanting logits (the backend learns the output head's shape). */
+static ga_status compile_steps(ga_model *m, ga_error *err) {
+    if (!m->bi->compile_step) return GA_OK;
+    const int shapes[2] = {m->n_batch, 1};
+    for (int s = 0; s < (m->n_batch > 1 ? 2 : 1); s++) {
+        const int T = shapes[s];
+        for (int i = 0; i < T; i++) {
+            m->chunk_pos[i] = i;
+            m->chunk_want[i] = 1;
+        }
+        ga_chunk c = {.T = T, .tokens = m->chunk_seq, .pos = m->chunk_pos, .seq = m->chunk_seq, .kv = &m->kv,
+                      .one_seq = 1};
+        m->kv.n_copies = 0;
+        ga_status st = m->bi->compile_step(m->be, &c, err);
+        if (!st) st = forward(m, &c, m->chunk_want, err);
+        ga_error end_err;
+        const ga_status st_end = m->bi->end_chunk(m->be, st ? &end_err : err);
+        if (st || st_end) return st ? st : st_end;
+    }
+    return GA_OK;
+}
+
 /* The backend's part of ga_model_new: init, checks, buffers, weights. */
 static ga_status start_backend(ga_model *m, const ga_backend_i *bi, const ga_model_params *p, ga_error *err) {
     ga_backend_params bp = {.n_threads = p->n_threads, .act_bits = p->act_bits, .n_batch = m->n_batch,
                             .n_ctx = m->n_ctx, .n_seq = m->n_seq,
-                            .device = p->device, .budget_bytes = p->budget_bytes};
+                            .device = p->device, .budget_bytes = p->budget_bytes,
+                            .sram_bytes = p->sram_bytes, .align = p->align};
     m->bi = bi;
     ga_status st = bi->init(&bp, &m->hp, &m->be, err);
     if (st) return st;
     char why[256];
     if (!backend_runs_model(bi, m->be, &m->hp, &m->w, why, sizeof why))
         st = ga_fail(err, GA_ERR_UNSUPPORTED, "%s", why);
-    if (st || (st = check_weights(m, err)) || (st = alloc_buffers(m, err)) || (st = bi->load_weights(m->be, &m->w, err))) {
+    if (st || (st = check_weights(m, err)) || (st = alloc_buffers(m, err)) ||
+        (st = bi->load_weights(m->be, &m->w, err)) || (st = compile_steps(m, err))) {
         bi->free(m->be);
         m->be = NULL;
     }

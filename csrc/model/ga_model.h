@@ -87,6 +87,8 @@ typedef struct {
     const char *backend;
     int device;            /* which device of that backend (0: the first) */
     uint64_t budget_bytes;
+    uint64_t sram_bytes;   /* backend npu: its scratchpad (0: its default) */
+    int align;             /* backend npu: the alignment of its regions (0: 64) */
 } ga_model_params;
 
 ga_status ga_model_new(const ga_hparams *hp, const ga_weights *w, const ga_model_params *p, ga_model **out,

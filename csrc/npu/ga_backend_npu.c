@@ -8,10 +8,13 @@
  * layer l computes, so the file's pages stay in the page cache and out of this process.
  * The output head streams through its tile, the embedding one row per token.
  *
- * The ops themselves run on an inner CPU backend whose buffers and scratch live in the
- * arena (ga_backend_params.arena), on weight views into the slots: the same kernels, so
- * the results are the CPU backend's.  The budget is checked once, at load, for the whole
- * plan: a budget too small names the smallest that works.
+ * Two steps are compiled at load (ga_npu_schedule.h): a prefill chunk of n_batch tokens
+ * and a decode step of 1.  The host loop's ops are checked against the chunk's step and
+ * bound; the step runs at end_chunk through the executor, which walks only the compiled
+ * ops.  The built-in executor runs them on an inner CPU backend whose buffers and scratch
+ * live in the arena (ga_backend_params.arena), on weight views into the slots: the same
+ * kernels, so the results are the CPU backend's.  The budget is checked once, at load, for
+ * the whole plan: a budget too small names the smallest that works.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 
 #include "ga_arena.h"
 #include "ga_backend.h"
+#include "ga_npu_schedule.h"
 #include "ga_quants.h"
 
 #define N_LW 7                          /* weights per layer: q k v o gate up down */
@@ -64,6 +68,13 @@ struct ga_backend {
     int n_bufs;
     float *output;
     const ga_chunk *c;
+    /* the compiled steps; recording: the step being compiled (-1: none) */
+    ga_npu_step steps[GA_NPU_N_STEPS];
+    int n_steps, recording, n_compiled;
+    ga_npu_cursor cur;
+    const ga_npu_executor_i *exec;
+    int64_t steps_run[GA_NPU_N_STEPS], ops_run, padded_rows;
+    double exec_s, op_s[GA_OP_COUNT];
     /* prefetch: the thread reads, in order, what each queued buffer is to hold (holds[b]: a
      * layer, or HEAD_ID + a head tile); only the caller's thread queues */
     pthread_t thread;
@@ -77,6 +88,8 @@ struct ga_backend {
     double read_s, wait_s;
     int64_t layers_read, head_tiles;
 };
+
+static const ga_npu_executor_i cpu_executor; /* below */
 
 static double now_s(void) {
     struct timespec ts;
@@ -279,9 +292,12 @@ static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     for (int b = 0; b < N_STREAM; b++) be->holds[b] = -1;
     be->reading = -1;
     be->cur_layer = -1;
+    be->recording = -1;
+    be->exec = &cpu_executor;
     be->head_out = GA_BUF_NONE;
     ga_status st = ga_arena_init(&be->arena, p->budget_bytes + VIRTUAL_SLACK, err);
     if (st) { npu_free(be); return st; }
+    if (p->align > 64) be->arena.align = (uint64_t)p->align;
     ga_backend_params ip = *p;
     ip.arena = &be->arena;
     ip.weights_move = 1;
@@ -385,6 +401,10 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
         for (int i = 0; i < 6; i++)
             if ((st = copy_norm(be, nv[i], i < 4 ? D : hp->layer[l].head_dim, err))) return st;
     }
+    /* room for the two compiled steps: 11 ops a layer, the embedding and the head */
+    be->n_steps = be->p.n_batch > 1 ? 2 : 1;
+    for (int s = 0; s < be->n_steps; s++)
+        if ((st = ga_npu_step_init(&be->steps[s], &be->arena, 12 * hp->n_layer + 8, err))) return st;
     if ((st = ga_backend_cpu.load_weights(be->cpu, w, err))) return st;
     /* the whole plan against the budget, before a byte of it is touched */
     if (be->arena.used > be->p.budget_bytes) {
@@ -409,39 +429,28 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
 
 /* ------------------------------------------------------------------- chunks */
 
-static ga_status npu_begin_chunk(ga_backend *be, const ga_chunk *c, float *output, ga_error *err) {
-    ga_status st = ga_backend_cpu.begin_chunk(be->cpu, c, output, err);
-    if (!st) {
-        be->c = c;
-        be->output = output;
-    }
-    return st;
-}
-
-static ga_status npu_end_chunk(ga_backend *be, ga_error *err) {
-    be->c = NULL;
-    be->output = NULL;
-    return ga_backend_cpu.end_chunk(be->cpu, err);
-}
-
-/* the embedding rows of the chunk's tokens, read one by one */
+/* the embedding rows of the chunk's tokens, read one by one; padding rows (past the
+ * chunk's tokens, up to the step's rows) repeat the last */
 static ga_status get_rows(ga_backend *be, const ga_op_args *op, ga_error *err) {
     const ga_weight *E = op->w[0];
     const int64_t D = op->width;
-    if (!be->c || op->T != be->c->T) return ga_fail(err, GA_ERR_ARG, "get_rows outside a chunk");
+    if (!be->c || op->T < be->c->T || op->T > be->p.n_batch) return ga_fail(err, GA_ERR_ARG, "get_rows outside a chunk");
     if (!E || E->data != be->embd.data || E->cols != D)
         return ga_fail(err, GA_ERR_ARG, "get_rows: not the model's embedding table");
     for (int i = 0; i < op->T; i++) {
-        const int32_t tok = be->c->tokens[i];
-        if (tok < 0 || tok >= E->rows)
-            return ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%lld)", tok,
-                           (long long)E->rows - 1);
-        const int e = read_all(be->embd.fd, be->embd.off + (uint64_t)tok * E->row_bytes, be->row_buf, E->row_bytes);
-        if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading an embedding row: %s", strerror(e));
-        be->main_bytes_read += E->row_bytes;
-        ga_status st = ga_dequantize(E->type, be->row_buf, be->row_f32, D, err);
-        if (st) return st;
-        for (int64_t j = 0; j < D; j++) be->row_f32[j] *= op->scale;
+        ga_status st;
+        if (i < be->c->T) {
+            const int32_t tok = be->c->tokens[i];
+            if (tok < 0 || tok >= E->rows)
+                return ga_fail(err, GA_ERR_ARG, "token id %d is outside the vocabulary (0..%lld)", tok,
+                               (long long)E->rows - 1);
+            const int e = read_all(be->embd.fd, be->embd.off + (uint64_t)tok * E->row_bytes, be->row_buf,
+                                   E->row_bytes);
+            if (e) return ga_fail(err, GA_ERR_IO, "backend npu: reading an embedding row: %s", strerror(e));
+            be->main_bytes_read += E->row_bytes;
+            if ((st = ga_dequantize(E->type, be->row_buf, be->row_f32, D, err))) return st;
+            for (int64_t j = 0; j < D; j++) be->row_f32[j] *= op->scale;
+        }
         if ((st = ga_backend_cpu.write(be->cpu, op->dst[0], (int64_t)i * D, D, be->row_f32, err))) return st;
     }
     return GA_OK;
@@ -484,7 +493,8 @@ static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err
     return GA_OK;
 }
 
-static ga_status npu_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
+/* one op of a step, on the inner CPU backend: streamed weights swapped in for the file's */
+static ga_status exec_op(ga_backend *be, const ga_op_args *op, ga_error *err) {
     if (op->op == GA_OP_GET_ROWS && op->T > 0) return get_rows(be, op, err);
     if (op->op != GA_OP_MATMUL || op->T == 0) {
         ga_op_args a = *op;
@@ -513,16 +523,133 @@ static ga_status npu_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
     return ga_backend_cpu.run(be->cpu, &a, err);
 }
 
+/* ------------------------------------------------------------ the executor */
+
+/* The built-in executor: a compiled step for one chunk, op by op.  Row-wise ops run over
+ * the step's rows; the KV store and attention over the chunk's tokens only, which masks
+ * the padding out of the cache and out of every real row; the head over the gathered rows. */
+static ga_status cpu_exec_run(void *ctx, const ga_npu_step *s, const ga_chunk *c, const ga_npu_gather *g,
+                              ga_error *err) {
+    ga_backend *be = ctx;
+    for (int i = 0; i < s->n_ops; i++) {
+        ga_op_args a = s->ops[i];
+        if (i >= s->n_body && g->rows == 0) break; /* no logits wanted: the head does not run */
+        const double t0 = now_s();
+        ga_status st = GA_OK;
+        if (i < s->n_body) {
+            a.T = a.op == GA_OP_QK_ROPE_STORE || a.op == GA_OP_ATTENTION ? c->T : s->rows;
+            st = exec_op(be, &a, err);
+        } else if (a.op == GA_OP_RMS_NORM) {
+            for (int k = 0; k < g->n && !st; k++) {
+                a.src_row0 = g->run[k].src_row0;
+                a.dst_row0 = g->run[k].dst_row0;
+                a.T = g->run[k].T;
+                st = exec_op(be, &a, err);
+            }
+        } else {
+            a.T = g->rows;
+            st = exec_op(be, &a, err);
+        }
+        be->op_s[a.op] += now_s() - t0;
+        be->ops_run++;
+        if (st) return st;
+    }
+    return GA_OK;
+}
+
+static ga_status cpu_exec_compile(void *ctx, const ga_npu_step *steps, int n_steps, ga_error *err) {
+    (void)ctx;
+    (void)steps;
+    (void)n_steps;
+    (void)err;
+    return GA_OK; /* the CPU runs the recorded ops as they are */
+}
+
+static const ga_npu_executor_i cpu_executor = {.name = "cpu-emulation", .compile = cpu_exec_compile,
+                                               .run = cpu_exec_run};
+
+/* ------------------------------------------------------------------- chunks */
+
+static ga_status npu_compile_step(ga_backend *be, const ga_chunk *c, ga_error *err) {
+    const int k = c->T == 1 && be->p.n_batch > 1 ? GA_NPU_DECODE : GA_NPU_PREFILL;
+    if (be->n_compiled == be->n_steps || (c->T != 1 && c->T != be->p.n_batch) || be->steps[k].n_ops)
+        return ga_fail(err, GA_ERR_ARG, "backend npu compiles its two steps once, at load");
+    be->steps[k].rows = c->T;
+    be->recording = k;
+    return GA_OK;
+}
+
+static ga_status npu_begin_chunk(ga_backend *be, const ga_chunk *c, float *output, ga_error *err) {
+    if (be->n_compiled != be->n_steps) return ga_fail(err, GA_ERR_ARG, "backend npu: its steps are not compiled");
+    if (c->T < 1 || c->T > be->p.n_batch)
+        return ga_fail(err, GA_ERR_ARG, "backend npu: a chunk of %d tokens (its steps take 1 to %d)", c->T,
+                       be->p.n_batch);
+    ga_status st = ga_backend_cpu.begin_chunk(be->cpu, c, output, err);
+    if (st) return st;
+    ga_npu_cursor_start(&be->cur, &be->steps[c->T == 1 && be->n_steps > 1 ? GA_NPU_DECODE : GA_NPU_PREFILL]);
+    be->c = c;
+    be->output = output;
+    return GA_OK;
+}
+
+static ga_status npu_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
+    if (be->recording >= 0) return ga_npu_step_record(&be->steps[be->recording], op, err);
+    if (!be->c) return ga_fail(err, GA_ERR_ARG, "backend npu: %s outside a chunk", ga_op_names[op->op]);
+    /* page copies before a step (copy-on-write after a fork) are DMA, not part of a step */
+    if (op->op == GA_OP_KV_COPY) return ga_backend_cpu.run(be->cpu, op, err);
+    return ga_npu_cursor_take(&be->cur, op, be->c->T, err);
+}
+
+static ga_status npu_end_chunk(ga_backend *be, ga_error *err) {
+    if (be->recording >= 0) {
+        ga_npu_step *s = &be->steps[be->recording];
+        be->recording = -1;
+        ga_status st = ga_npu_step_seal(s, err);
+        if (st) return st;
+        if (++be->n_compiled == be->n_steps) return be->exec->compile(be, be->steps, be->n_steps, err);
+        return GA_OK;
+    }
+    ga_status st = be->c ? ga_npu_cursor_finish(&be->cur, err) : GA_OK;
+    if (!st && be->c) {
+        const ga_npu_step *s = be->cur.step;
+        const double t0 = now_s();
+        st = be->exec->run(be, s, be->c, &be->cur.gather, err);
+        be->exec_s += now_s() - t0;
+        be->steps_run[s->rows == 1 && be->n_steps > 1 ? GA_NPU_DECODE : GA_NPU_PREFILL]++;
+        be->padded_rows += s->rows - be->c->T;
+    }
+    be->c = NULL;
+    be->output = NULL;
+    ga_error end_err;
+    const ga_status st_end = ga_backend_cpu.end_chunk(be->cpu, st ? &end_err : err);
+    return st ? st : st_end;
+}
+
 static const ga_arena *npu_arena(const ga_backend *be) { return &be->arena; }
 
 static int npu_stats(const ga_backend *be, const char **names, double *values, int cap) {
     ga_backend *m = (ga_backend *)be; /* the counters are read under the prefetch lock */
     pthread_mutex_lock(&m->mu);
     const struct { const char *name; double v; } all[] = {
-        {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)}, {"read_s", be->read_s},
-        {"wait_s", be->wait_s},                   {"layers_read", (double)be->layers_read},
-        {"head_tiles", (double)be->head_tiles},   {"arena_used_bytes", (double)be->arena.used},
+        {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)},
+        {"read_s", be->read_s},
+        {"wait_s", be->wait_s},
+        {"layers_read", (double)be->layers_read},
+        {"head_tiles", (double)be->head_tiles},
+        {"arena_used_bytes", (double)be->arena.used},
         {"budget_bytes", (double)be->p.budget_bytes},
+        {"steps_compiled", (double)be->n_compiled},
+        {"prefill_rows", (double)be->steps[GA_NPU_PREFILL].rows},
+        {"prefill_ops", (double)be->steps[GA_NPU_PREFILL].n_ops},
+        {"decode_ops", (double)(be->n_steps > 1 ? be->steps[GA_NPU_DECODE].n_ops : 0)},
+        {"prefill_steps", (double)be->steps_run[GA_NPU_PREFILL]},
+        {"decode_steps", (double)be->steps_run[GA_NPU_DECODE]},
+        {"ops_run", (double)be->ops_run},
+        {"padded_rows", (double)be->padded_rows},
+        {"exec_s", be->exec_s},
+        {"matmul_s", be->op_s[GA_OP_MATMUL]},
+        {"attention_s", be->op_s[GA_OP_ATTENTION]},
+        {"get_rows_s", be->op_s[GA_OP_GET_ROWS]},
     };
     pthread_mutex_unlock(&m->mu);
     const int n = (int)(sizeof all / sizeof all[0]);
@@ -548,4 +675,5 @@ const ga_backend_i ga_backend_npu = {
     .reserved_bytes = npu_reserved,
     .arena = npu_arena,
     .stats = npu_stats,
+    .compile_step = npu_compile_step,
 };

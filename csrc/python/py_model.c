@@ -334,15 +334,20 @@ static void close_after_calls(ModelObject *self) {
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"hparams", "weights", "n_ctx", "n_batch", "n_threads", "act_bits", "n_seq", "backend",
-                             "budget_bytes", "device", NULL};
+                             "budget_bytes", "device", "sram_bytes", "align", NULL};
     PyObject *hp_dict, *weights;
     ga_model_params mp = {.act_bits = 16, .n_seq = 1, .backend = "cpu"};
-    unsigned long long budget = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|iisKi", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
+    unsigned long long budget = 0, sram = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!iii|iisKiKi", kwlist, &PyDict_Type, &hp_dict, &PyDict_Type,
                                      &weights, &mp.n_ctx, &mp.n_batch, &mp.n_threads, &mp.act_bits, &mp.n_seq,
-                                     &mp.backend, &budget, &mp.device))
+                                     &mp.backend, &budget, &mp.device, &sram, &mp.align))
         return -1;
+    if (mp.align < 0 || (mp.align & (mp.align - 1))) {
+        PyErr_Format(PyExc_ValueError, "align must be a power of two, got %d", mp.align);
+        return -1;
+    }
     mp.budget_bytes = budget;
+    mp.sram_bytes = sram;
     if (!self->call_lock && !(self->call_lock = PyThread_allocate_lock())) {
         PyErr_NoMemory();
         return -1;
@@ -734,11 +739,11 @@ static PyObject *Model_memory_plan(ModelObject *self, PyObject *noargs) {
 static PyObject *Model_backend_stats(ModelObject *self, PyObject *noargs) {
     (void)noargs;
     if (check_open(self) < 0) return NULL;
-    const char *names[32];
-    double values[32];
-    const int n = ga_model_backend_stats(self->model, names, values, 32);
+    const char *names[64];
+    double values[64];
+    const int n = ga_model_backend_stats(self->model, names, values, 64);
     PyObject *d = PyDict_New();
-    for (int i = 0; d && i < n && i < 32; i++) {
+    for (int i = 0; d && i < n && i < 64; i++) {
         PyObject *v = PyFloat_FromDouble(values[i]);
         if (!v || PyDict_SetItemString(d, names[i], v) < 0) { Py_XDECREF(v); Py_DECREF(d); return NULL; }
         Py_DECREF(v);
@@ -823,7 +828,7 @@ static PyTypeObject ModelType = {
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Model(hparams, weights, n_ctx, n_batch, n_threads, act_bits=16, n_seq=1, backend='cpu', budget_bytes=0, "
-               "device=0): "
+               "device=0, sram_bytes=0, align=0): "
                "the C forward pass.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Model_init,
