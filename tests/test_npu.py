@@ -11,6 +11,9 @@ weights streamed from the file a layer at a time into an arena allocated at load
   only they run: every op executed is one of theirs, counted, with the padding counted too.
 - Device profiles set the step shapes, the KV capacity and the alignment; a custom profile
   is a dict, and a bad one is refused by name.
+- The scratchpad: every matmul's weight and every attention's keys pass through it in tiles
+  planned at load; a scratchpad too small is refused with the size that works, and that size
+  gives the CPU's tokens.
 """
 import re
 import subprocess
@@ -103,6 +106,29 @@ def test_only_the_compiled_steps_run(gemma_path):
         assert s["padded_rows"] == (64 - n_prompt) + (64 - 36), s
         # every op that ran is one of a compiled step's (each of these steps wanted logits)
         assert s["ops_run"] == s["prefill_steps"] * s["prefill_ops"] + s["decode_steps"] * s["decode_ops"], s
+
+
+def test_scratchpad_tiles_and_fit(gemma_path):
+    """Every matmul streams its weight through the scratchpad in tiles planned at load; a
+    scratchpad too small for one op's smallest layout is refused with the size that works."""
+    with pytest.raises(gemma_accel.DeviceMemoryError, match=r"scratchpad.*smallest scratchpad that works is ([\d.]+) MiB") as e:
+        gemma_accel.load(gemma_path, backend="npu", profile={"sram_bytes": 256 << 10})
+    smallest = float(re.search(r"smallest scratchpad that works is ([\d.]+) MiB", str(e.value)).group(1))
+    assert 0.25 < smallest < 8, smallest
+    sram = int((smallest + 0.002) * 2**20)
+    prompt = "The capital of France is"
+    with gemma_accel.load(gemma_path, n_ctx=256) as cpu:
+        want = cpu.generate(prompt, max_tokens=8, temperature=0, stop=[]).tokens
+    for sram_bytes in (sram, 8 << 20):
+        with gemma_accel.load(gemma_path, backend="npu", n_ctx=256, profile={"sram_bytes": sram_bytes}) as m:
+            assert m.generate(prompt, max_tokens=8, temperature=0, stop=[]).tokens == want
+            s = m.npu_stats()
+            assert s["sram_bytes"] == sram_bytes and 0 < s["sram_peak_bytes"] <= sram_bytes, s
+            # the weights crossed into the scratchpad once per step (every step wanted logits)
+            steps = s["prefill_steps"] + s["decode_steps"]
+            assert s["sram_bytes_moved"] >= steps * 200e6, s
+            matmuls = steps * (4 * m.hparams["n_layer"] + 1)
+            assert s["sram_tiles"] > matmuls if sram_bytes == sram else s["sram_tiles"] >= matmuls, s
 
 
 def test_context_capacity_is_fixed(gemma_path):

@@ -30,6 +30,7 @@
 #include "ga_backend.h"
 #include "ga_npu_schedule.h"
 #include "ga_quants.h"
+#include "ga_threadpool.h"
 
 #define N_LW 7                          /* weights per layer: q k v o gate up down */
 #define HEAD_TILE_BYTES ((uint64_t)1 << 20) /* the output head streams through two tiles of this */
@@ -43,7 +44,7 @@ enum { B_SLOT0, B_SLOT1, B_HEAD0, B_HEAD1, N_STREAM }; /* the streamed buffers *
 typedef struct {
     const void *data; /* the loader's view (never read here) */
     int fd;           /* where its bytes are: file and offset */
-    uint64_t off, bytes;
+    uint64_t off, bytes, row_bytes;
     uint64_t slot_off; /* layer weights: offset in a slot */
 } npu_weight;
 
@@ -64,7 +65,8 @@ struct ga_backend {
     ga_buf head_out;
     struct { const float *host; float *copy; } norms[1 + 6 * GA_MAX_LAYERS]; /* norm vectors, in the arena */
     int n_norms;
-    int kinds[MAX_BUFS]; /* the kind of each buffer handle */
+    int kinds[MAX_BUFS];     /* the kind of each buffer handle */
+    int64_t kv_rows[MAX_BUFS]; /* a KV buffer's positions */
     int n_bufs;
     float *output;
     const ga_chunk *c;
@@ -74,6 +76,15 @@ struct ga_backend {
     ga_npu_cursor cur;
     const ga_npu_executor_i *exec;
     int64_t steps_run[GA_NPU_N_STEPS], ops_run, padded_rows;
+    /* the scratchpad: a region of the arena, its halves the two weight tiles */
+    uint8_t *sram;
+    uint64_t sram_bytes, sram_moved, sram_peak;
+    int64_t sram_tiles, max_rows;
+    ga_buf tile_out;  /* a tile's outputs [n_batch][max_rows], then scattered to their columns */
+    float *tile_host; /* one row of them on its way */
+    ga_pool *pool;    /* attention's workers, one share of the scratchpad each */
+    ga_npu_attn_worker *workers;
+    ga_npu_attn_counters attn;
     double exec_s, op_s[GA_OP_COUNT];
     /* prefetch: the thread reads, in order, what each queued buffer is to hold (holds[b]: a
      * layer, or HEAD_ID + a head tile); only the caller's thread queues */
@@ -157,6 +168,7 @@ static ga_status describe(ga_backend *be, const ga_weight *w, npu_weight *nw, ga
     if (!w->data) return GA_OK;
     nw->data = w->data;
     nw->bytes = (uint64_t)w->rows * w->row_bytes;
+    nw->row_bytes = w->row_bytes;
     return locate(be, w->data, nw->bytes, &nw->fd, &nw->off, err);
 }
 
@@ -275,6 +287,7 @@ static void npu_free(ga_backend *be) {
     pthread_mutex_destroy(&be->mu);
     pthread_cond_destroy(&be->cv);
     if (be->cpu) ga_backend_cpu.free(be->cpu);
+    if (be->pool) ga_pool_free(be->pool);
     for (int i = 0; i < be->n_fds; i++) close(be->fds[i]);
     ga_arena_free(&be->arena);
     free(be);
@@ -294,7 +307,8 @@ static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     be->cur_layer = -1;
     be->recording = -1;
     be->exec = &cpu_executor;
-    be->head_out = GA_BUF_NONE;
+    be->head_out = be->tile_out = GA_BUF_NONE;
+    be->sram_bytes = p->sram_bytes ? p->sram_bytes : (uint64_t)8 << 20;
     ga_status st = ga_arena_init(&be->arena, p->budget_bytes + VIRTUAL_SLACK, err);
     if (st) { npu_free(be); return st; }
     if (p->align > 64) be->arena.align = (uint64_t)p->align;
@@ -302,7 +316,10 @@ static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     ip.arena = &be->arena;
     ip.weights_move = 1;
     ip.budget_bytes = 0; /* the arena and the check at load are the limit */
-    if ((st = ga_backend_cpu.init(&ip, hp, &be->cpu, err))) { npu_free(be); return st; }
+    if ((st = ga_backend_cpu.init(&ip, hp, &be->cpu, err)) || (st = ga_pool_new(p->n_threads, &be->pool, err))) {
+        npu_free(be);
+        return st;
+    }
     *out = be;
     return GA_OK;
 }
@@ -314,7 +331,10 @@ static ga_status npu_alloc(ga_backend *be, ga_mem_kind kind, int layer, int64_t 
     ga_status st = ga_backend_cpu.alloc(be->cpu, kind, layer, rows, width, out, err);
     if (st == GA_ERR_NOMEM)
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
-    if (!st && *out >= 0 && *out < MAX_BUFS) be->kinds[*out] = kind;
+    if (!st && *out >= 0 && *out < MAX_BUFS) {
+        be->kinds[*out] = kind;
+        be->kv_rows[*out] = kind == GA_MEM_KV ? rows : 0;
+    }
     return st;
 }
 
@@ -392,6 +412,20 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
         !(be->row_f32 = ga_arena_alloc(&be->arena, (uint64_t)D * sizeof(float), "weights: embedding row")))
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
     if ((st = npu_alloc(be, GA_MEM_ACT, -1, be->p.n_batch, be->head_rows, &be->head_out, err))) return st;
+    /* the scratchpad, and where a tile's outputs wait for their columns (the widest weight) */
+    be->max_rows = be->head_rows;
+    for (int l = 0; l < hp->n_layer; l++)
+        for (int i = 0; i < N_LW; i++) {
+            const npu_weight *nw = &be->lw[l][i];
+            const int64_t rows = nw->data ? (int64_t)(nw->bytes / nw->row_bytes) : 0;
+            if (rows > be->max_rows) be->max_rows = rows;
+        }
+    if (!(be->sram = ga_arena_alloc(&be->arena, be->sram_bytes, "scratchpad (sram)")) ||
+        !(be->tile_host = ga_arena_alloc(&be->arena, (uint64_t)be->max_rows * sizeof(float), "scratchpad output rows")) ||
+        !(be->workers = ga_arena_alloc(&be->arena, (uint64_t)ga_pool_size(be->pool) * sizeof *be->workers,
+                                       "schedule")))
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
+    if ((st = npu_alloc(be, GA_MEM_ACT, -1, be->p.n_batch, be->max_rows, &be->tile_out, err))) return st;
     /* the norm vectors: copied into the arena, so no op touches the file's mapping (a fault
      * there maps neighbouring pages too) */
     if ((st = copy_norm(be, w->output_norm, D, err))) return st;
@@ -456,8 +490,40 @@ static ga_status get_rows(ga_backend *be, const ga_op_args *op, ga_error *err) {
     return GA_OK;
 }
 
+/* op (one weight, in device memory) through the scratchpad: tile_rows rows of the weight
+ * at a time copied into one half of it (the DMA), the matmul run on that copy, and its
+ * outputs moved to their columns of op's destination unless the tile is the whole weight */
+static ga_status sram_matmul(ga_backend *be, const ga_op_args *op, const ga_npu_tile_plan *plan, ga_error *err) {
+    const ga_weight *W = op->w[0];
+    const int64_t N = W->rows, tr = plan->tile_rows;
+    if (op->nw != 1 || tr < 1 || (uint64_t)tr * W->row_bytes > be->sram_bytes / 2 || (tr < N && tr > be->max_rows))
+        return ga_fail(err, GA_ERR_ARG, "backend npu: a matmul tile of %lld rows does not fit its plan", (long long)tr);
+    if (plan->bytes > be->sram_peak) be->sram_peak = plan->bytes;
+    for (int64_t r0 = 0, k = 0; r0 < N; r0 += tr, k++) {
+        const int64_t n = N - r0 < tr ? N - r0 : tr;
+        uint8_t *tile = be->sram + (k & 1) * (be->sram_bytes / 2);
+        memcpy(tile, (const uint8_t *)W->data + (uint64_t)r0 * W->row_bytes, (size_t)n * W->row_bytes);
+        be->sram_moved += (uint64_t)n * W->row_bytes;
+        be->sram_tiles++;
+        ga_weight t = *W;
+        t.data = tile;
+        t.rows = n;
+        t.packed = NULL;
+        ga_op_args a = *op;
+        a.w[0] = &t;
+        if (n == N) return ga_backend_cpu.run(be->cpu, &a, err);
+        a.dst[0] = be->tile_out;
+        ga_status st = ga_backend_cpu.run(be->cpu, &a, err);
+        for (int i = 0; i < op->T && !st; i++)
+            if (!(st = ga_backend_cpu.read(be->cpu, be->tile_out, (int64_t)i * n, n, be->tile_host, err)))
+                st = ga_backend_cpu.write(be->cpu, op->dst[0], (int64_t)i * N + r0, n, be->tile_host, err);
+        if (st) return st;
+    }
+    return GA_OK;
+}
+
 /* the output head, one tile of rows at a time (read ahead, two buffers), into the caller's logits */
-static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err) {
+static ga_status head_matmul(ga_backend *be, const ga_op_args *op, const ga_npu_tile_plan *plan, ga_error *err) {
     const ga_weight *H = op->w[0];
     if (op->nw != 1 || !H || H->data != be->head.data) return ga_fail(err, GA_ERR_ARG, "matmul: an unknown weight");
     if (op->dst[0] < 0 || op->dst[0] >= MAX_BUFS || be->kinds[op->dst[0]] != GA_MEM_OUTPUT || !be->output)
@@ -477,7 +543,7 @@ static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err
         ga_op_args a = *op;
         a.w[0] = &tile;
         a.dst[0] = be->head_out;
-        ga_status st = ga_backend_cpu.run(be->cpu, &a, err);
+        ga_status st = sram_matmul(be, &a, plan, err);
         if (st) return st;
         if (k + 2 < be->n_head_tiles) { /* this buffer is free again: the tile after next */
             pthread_mutex_lock(&be->mu);
@@ -493,8 +559,9 @@ static ga_status head_matmul(ga_backend *be, const ga_op_args *op, ga_error *err
     return GA_OK;
 }
 
-/* one op of a step, on the inner CPU backend: streamed weights swapped in for the file's */
-static ga_status exec_op(ga_backend *be, const ga_op_args *op, ga_error *err) {
+/* one op of a step, on the inner CPU backend: streamed weights swapped in for the file's,
+ * a matmul's through the scratchpad by its plans (one per weight) */
+static ga_status exec_op(ga_backend *be, const ga_op_args *op, const ga_npu_tile_plan *plans, ga_error *err) {
     if (op->op == GA_OP_GET_ROWS && op->T > 0) return get_rows(be, op, err);
     if (op->op != GA_OP_MATMUL || op->T == 0) {
         ga_op_args a = *op;
@@ -502,13 +569,15 @@ static ga_status exec_op(ga_backend *be, const ga_op_args *op, ga_error *err) {
         a.norm2 = norm_copy(be, op->norm2);
         return ga_backend_cpu.run(be->cpu, &a, err);
     }
-    if (op->layer < 0) return head_matmul(be, op, err);
+    if (op->layer < 0) return head_matmul(be, op, &plans[0], err);
     if (op->layer >= be->hp.n_layer || op->nw < 1 || op->nw > 3)
         return ga_fail(err, GA_ERR_ARG, "matmul: layer %d, %d weights", op->layer, op->nw);
     const int s = layer_slot(be, op->layer, err);
     if (s < 0) return GA_ERR_IO;
     ga_weight views[3];
     ga_op_args a = *op;
+    a.w[1] = a.w[2] = NULL;
+    a.dst[1] = a.dst[2] = 0;
     for (int i = 0; i < op->nw; i++) {
         const npu_weight *nw = NULL;
         for (int j = 0; j < N_LW && !nw; j++)
@@ -518,9 +587,37 @@ static ga_status exec_op(ga_backend *be, const ga_op_args *op, ga_error *err) {
         views[i] = *op->w[i];
         views[i].data = be->buf[s] + nw->slot_off;
         views[i].packed = NULL;
-        a.w[i] = &views[i];
     }
-    return ga_backend_cpu.run(be->cpu, &a, err);
+    for (int i = 0; i < op->nw; i++) {
+        a.nw = 1;
+        a.w[0] = &views[i];
+        a.dst[0] = op->dst[i];
+        const ga_status st = sram_matmul(be, &a, &plans[i], err);
+        if (st) return st;
+    }
+    return GA_OK;
+}
+
+/* attention in the scratchpad's tiles (ga_npu_attention.h), each worker in its share */
+static ga_status npu_attention(ga_backend *be, const ga_op_args *op, const ga_npu_attn_plan *plan, ga_error *err) {
+    const ga_hparams *hp = &be->hp;
+    if (op->layer < 0 || op->layer >= hp->n_layer || op->kv_layer < 0 || op->kv_layer >= hp->n_layer)
+        return ga_fail(err, GA_ERR_ARG, "attention: layer %d reading layer %d", op->layer, op->kv_layer);
+    const ga_layer_hparams *lh = &hp->layer[op->layer];
+    if (op->src2 < 0 || op->src2 >= MAX_BUFS || be->kinds[op->src2] != GA_MEM_KV || !be->c || op->T != be->c->T)
+        return ga_fail(err, GA_ERR_ARG, "attention: src2 is not a KV buffer, or outside its chunk");
+    const int window = lh->swa ? hp->sliding_window : 0;
+    ga_status st = ga_chunk_check_pages(be->c, op->kv_layer, be->kv_rows[op->src2] / GA_KV_PAGE, window, 1, err);
+    if (st) return st;
+    const ga_npu_attn_op a = {.bi = &ga_backend_cpu, .be = be->cpu, .q = op->src, .kv = op->src2, .out = op->dst[0],
+                              .kv_rows = be->kv_rows[op->src2], .c = be->c, .kv_layer = op->kv_layer,
+                              .window = window, .H = lh->n_head, .Hkv = lh->n_head_kv, .d = lh->head_dim,
+                              .scale = hp->attn_scale, .softcap = hp->attn_softcap};
+    const int nth = ga_pool_size(be->pool);
+    const uint64_t used = plan->bytes * (uint64_t)nth;
+    if (used > be->sram_peak) be->sram_peak = used;
+    return ga_npu_attention(&a, plan, be->pool, be->sram, be->sram_bytes / (uint64_t)nth, be->workers, &be->attn,
+                            err);
 }
 
 /* ------------------------------------------------------------ the executor */
@@ -538,17 +635,18 @@ static ga_status cpu_exec_run(void *ctx, const ga_npu_step *s, const ga_chunk *c
         ga_status st = GA_OK;
         if (i < s->n_body) {
             a.T = a.op == GA_OP_QK_ROPE_STORE || a.op == GA_OP_ATTENTION ? c->T : s->rows;
-            st = exec_op(be, &a, err);
+            st = a.op == GA_OP_ATTENTION ? npu_attention(be, &a, &s->attn[i], err)
+                                         : exec_op(be, &a, &s->plans[i * 3], err);
         } else if (a.op == GA_OP_RMS_NORM) {
             for (int k = 0; k < g->n && !st; k++) {
                 a.src_row0 = g->run[k].src_row0;
                 a.dst_row0 = g->run[k].dst_row0;
                 a.T = g->run[k].T;
-                st = exec_op(be, &a, err);
+                st = exec_op(be, &a, NULL, err);
             }
         } else {
             a.T = g->rows;
-            st = exec_op(be, &a, err);
+            st = exec_op(be, &a, &s->plans[i * 3], err);
         }
         be->op_s[a.op] += now_s() - t0;
         be->ops_run++;
@@ -557,12 +655,54 @@ static ga_status cpu_exec_run(void *ctx, const ga_npu_step *s, const ga_chunk *c
     return GA_OK;
 }
 
-static ga_status cpu_exec_compile(void *ctx, const ga_npu_step *steps, int n_steps, ga_error *err) {
-    (void)ctx;
-    (void)steps;
-    (void)n_steps;
-    (void)err;
-    return GA_OK; /* the CPU runs the recorded ops as they are */
+/* Every matmul's scratchpad layout, per step: the largest tiles that fit.  A scratchpad
+ * too small for any op's smallest layout is refused, naming the op and the size that works. */
+static ga_status cpu_exec_compile(void *ctx, ga_npu_step *steps, int n_steps, ga_error *err) {
+    ga_backend *be = ctx;
+    uint64_t worst = 0;
+    const ga_op_args *worst_op = NULL;
+    int worst_rows = 0;
+    for (int k = 0; k < n_steps; k++) {
+        ga_npu_step *s = &steps[k];
+        for (int i = 0; i < s->n_ops; i++) {
+            const ga_op_args *op = &s->ops[i];
+            if (op->op == GA_OP_ATTENTION && op->layer >= 0 && op->layer < be->hp.n_layer) {
+                /* a step of one token: every head's row at once (keys split across workers);
+                 * else each kv head's group over the chunk's tokens */
+                const ga_layer_hparams *lh = &be->hp.layer[op->layer];
+                const int nth = ga_pool_size(be->pool);
+                const int rows = s->rows == 1 ? lh->n_head : s->rows * (lh->n_head / lh->n_head_kv);
+                uint64_t need = 0;
+                ga_error ignored;
+                if (ga_npu_plan_attention(be->sram_bytes / (uint64_t)nth, rows, lh->head_dim, be->p.n_ctx, &s->attn[i],
+                                          &need, &ignored) && need * (uint64_t)nth > worst) {
+                    worst = need * (uint64_t)nth;
+                    worst_op = op;
+                    worst_rows = s->rows;
+                }
+            }
+            if (op->op != GA_OP_MATMUL) continue;
+            for (int j = 0; j < op->nw && j < 3; j++) {
+                const ga_weight *W = op->w[j];
+                const int64_t rows = op->layer < 0 ? be->head_rows : W->rows;
+                uint64_t need = 0;
+                ga_error ignored;
+                if (ga_npu_plan_matmul(be->sram_bytes, s->rows, rows, W->cols, W->row_bytes, &s->plans[i * 3 + j],
+                                       &need, &ignored) && need > worst) {
+                    worst = need;
+                    worst_op = op;
+                    worst_rows = s->rows;
+                }
+            }
+        }
+    }
+    if (worst_op)
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY,
+                       "the scratchpad (sram_bytes %.3f MiB) is too small: the %s %s over %d tokens needs "
+                       "%.3f MiB for its smallest tiles, so the smallest scratchpad that works is %.3f MiB (or give "
+                       "a shorter chunk)", mib(be->sram_bytes), worst_op->op == GA_OP_ATTENTION ? "layers'" : worst_op->layer < 0 ? "output head's" : "layers'",
+                       worst_op->op == GA_OP_ATTENTION ? "attention" : "matmul", worst_rows, mib(worst), mib(worst));
+    return GA_OK;
 }
 
 static const ga_npu_executor_i cpu_executor = {.name = "cpu-emulation", .compile = cpu_exec_compile,
@@ -627,6 +767,16 @@ static ga_status npu_end_chunk(ga_backend *be, ga_error *err) {
 
 static const ga_arena *npu_arena(const ga_backend *be) { return &be->arena; }
 
+/* the first attention's plan of step k (all layers share a head size in the models we run) */
+static ga_npu_attn_plan attn_plan(const ga_backend *be, int k) {
+    const ga_npu_attn_plan none = {0, 0, 0};
+    if (k >= be->n_steps) return none;
+    const ga_npu_step *s = &be->steps[k];
+    for (int i = 0; i < s->n_ops; i++)
+        if (s->ops[i].op == GA_OP_ATTENTION) return s->attn[i];
+    return none;
+}
+
 static int npu_stats(const ga_backend *be, const char **names, double *values, int cap) {
     ga_backend *m = (ga_backend *)be; /* the counters are read under the prefetch lock */
     pthread_mutex_lock(&m->mu);
@@ -650,6 +800,17 @@ static int npu_stats(const ga_backend *be, const char **names, double *values, i
         {"matmul_s", be->op_s[GA_OP_MATMUL]},
         {"attention_s", be->op_s[GA_OP_ATTENTION]},
         {"get_rows_s", be->op_s[GA_OP_GET_ROWS]},
+        {"sram_bytes", (double)be->sram_bytes},
+        {"sram_peak_bytes", (double)be->sram_peak},
+        {"sram_bytes_moved", (double)(be->sram_moved + be->attn.bytes_moved)},
+        {"sram_tiles", (double)be->sram_tiles},
+        {"attention_bytes_moved", (double)be->attn.bytes_moved},
+        {"attention_tiles", (double)be->attn.tiles},
+        {"attention_splits", (double)be->attn.splits},
+        {"prefill_attention_Br", (double)attn_plan(be, GA_NPU_PREFILL).Br},
+        {"prefill_attention_Bc", (double)attn_plan(be, GA_NPU_PREFILL).Bc},
+        {"decode_attention_Br", (double)attn_plan(be, GA_NPU_DECODE).Br},
+        {"decode_attention_Bc", (double)attn_plan(be, GA_NPU_DECODE).Bc},
     };
     pthread_mutex_unlock(&m->mu);
     const int n = (int)(sizeof all / sizeof all[0]);

@@ -9,7 +9,9 @@ const char *const ga_npu_step_names[GA_NPU_N_STEPS] = {"prefill", "decode"};
 ga_status ga_npu_step_init(ga_npu_step *s, ga_arena *a, int cap, ga_error *err) {
     memset(s, 0, sizeof *s);
     s->ops = ga_arena_alloc(a, (uint64_t)cap * sizeof *s->ops, "schedule");
-    if (!s->ops) return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
+    s->plans = ga_arena_alloc(a, (uint64_t)cap * 3 * sizeof *s->plans, "schedule");
+    s->attn = ga_arena_alloc(a, (uint64_t)cap * sizeof *s->attn, "schedule");
+    if (!s->ops || !s->plans || !s->attn) return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
     s->cap = cap;
     return GA_OK;
 }

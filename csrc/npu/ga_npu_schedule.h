@@ -18,6 +18,8 @@
 
 #include "ga_arena.h"
 #include "ga_backend.h"
+#include "ga_npu_attention.h"
+#include "ga_npu_sram.h"
 
 typedef enum { GA_NPU_PREFILL = 0, GA_NPU_DECODE = 1, GA_NPU_N_STEPS } ga_npu_step_kind;
 
@@ -30,6 +32,9 @@ typedef struct {
     int rows;
     int n_ops, cap, n_body;
     ga_op_args *ops;
+    /* the executor's compile: each matmul weight's tiles, each attention's */
+    ga_npu_tile_plan *plans; /* [cap][3] */
+    ga_npu_attn_plan *attn;  /* [cap] */
 } ga_npu_step;
 
 /* Which rows of a chunk want logits: runs of (src_row0, dst_row0, T) of the head's norm. */
@@ -46,7 +51,7 @@ typedef struct {
  * tables and gather as inputs. */
 typedef struct {
     const char *name;
-    ga_status (*compile)(void *ctx, const ga_npu_step *steps, int n_steps, ga_error *err);
+    ga_status (*compile)(void *ctx, ga_npu_step *steps, int n_steps, ga_error *err); /* fills plans */
     ga_status (*run)(void *ctx, const ga_npu_step *step, const ga_chunk *c, const ga_npu_gather *g, ga_error *err);
 } ga_npu_executor_i;
 
