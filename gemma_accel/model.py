@@ -305,17 +305,21 @@ class Model:
 
     def memory_plan(self):
         """backend="npu": the arena every byte of the engine lives in, as {"budget", "used",
-        "regions": {name: bytes}, "offsets": {name: first offset}, "profile": its name,
-        "steps": the two compiled step shapes in tokens}; None on the other backends."""
+        "regions": {name: bytes}, "offsets": {name: first offset}, "sram": the scratchpad's
+        bytes (a second arena, beside the budget's, as on-chip memory is beside device memory),
+        "profile": its name, "steps": the two compiled step shapes in tokens}; None on the
+        other backends."""
         with self._acquire():
             plan = self._core.memory_plan()
-        if plan is None:
-            return None
+            if plan is None:
+                return None
         regions, offsets = {}, {}
         for name, offset, size in plan["regions"]:
             regions[name] = regions.get(name, 0) + size
             offsets.setdefault(name, offset)
+            stats = self._core.backend_stats()
         return {"budget": plan["budget"], "used": plan["used"], "regions": regions, "offsets": offsets,
+                "sram": int(stats.get("sram_bytes", 0)),
                 "profile": self.npu_profile.name if self.npu_profile else None,
                 "steps": {"prefill": self._core.n_batch, "decode": 1}}
 

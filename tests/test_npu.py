@@ -78,6 +78,7 @@ def test_memory_plan_and_stats(gemma_path):
         assert sum(plan["regions"].values()) <= plan["used"]
         for region in ("weights: layer slots", "weights: output head tiles", "KV cache", "activations"):
             assert plan["regions"][region] > 0, plan
+        assert plan["sram"] == 8 << 20 and "scratchpad" not in plan["regions"]  # its own arena
         m.generate("Hi", max_tokens=3, temperature=0)
         stats = m.npu_stats()
         # every token re-reads the layers and the head: at least the whole file's matrices
@@ -119,20 +120,25 @@ def test_scratchpad_tiles_and_fit(gemma_path):
     prompt = "The capital of France is"
     with gemma_accel.load(gemma_path, n_ctx=256) as cpu:
         want = cpu.generate(prompt, max_tokens=8, temperature=0, stop=[]).tokens
-        ids = cpu.tokenize("The three primary colors are red, yellow and blue. " * 12)[:150]
+        ids = cpu.tokenize("The three primary colors are red, yellow and blue. " * 20)[:200]
         ref = log_softmax(cpu.logits(ids))
+        want_long = cpu.generate(ids, max_tokens=4, temperature=0, stop=[]).tokens
     for sram_bytes in (sram, 8 << 20):
         with gemma_accel.load(gemma_path, backend="npu", n_ctx=256, profile={"sram_bytes": sram_bytes}) as m:
             assert m.generate(prompt, max_tokens=8, temperature=0, stop=[]).tokens == want
-            # 150 positions: keys in several tiles when the scratchpad is small (online softmax
+            # 200 positions: keys in several tiles when the scratchpad is small (online softmax
             # across tiles in prefill; decode splits them across the workers and merges)
             got = log_softmax(m.logits(ids))
             kl = (np.exp(ref) * (ref - got)).sum(-1)
             assert (ref.argmax(-1) == got.argmax(-1)).all() and kl.max() < 1e-4, kl.max()
+            # decode after 200 positions: with small key tiles, several partials per head merged
+            assert m.generate(ids, max_tokens=4, temperature=0, stop=[]).tokens == want_long
             s = m.npu_stats()
             assert s["attention_splits"] >= s["decode_steps"] * m.hparams["n_layer"] > 0, s
             if sram_bytes == sram:
-                assert s["prefill_attention_Bc"] < 150 and s["attention_tiles"] > s["prefill_steps"], s
+                assert s["prefill_attention_Bc"] < 200 and s["attention_tiles"] > s["prefill_steps"], s
+                assert s["decode_attention_Bc"] < 200 <= len(ids)
+                assert s["attention_splits"] > s["decode_steps"] * m.hparams["n_layer"], s
             assert s["sram_bytes"] == sram_bytes and 0 < s["sram_peak_bytes"] <= sram_bytes, s
             # the weights crossed into the scratchpad once per step (every step wanted logits)
             steps = s["prefill_steps"] + s["decode_steps"]

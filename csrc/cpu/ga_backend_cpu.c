@@ -50,7 +50,8 @@ struct ga_pack_job {
 struct ga_backend {
     ga_hparams hp;
     ga_backend_params p;
-    ga_pool *pool;
+    ga_pool *pool;             /* the chunk's: pool_all, or pool_one for one token */
+    ga_pool *pool_all, *pool_one;
     cpu_buf bufs[MAX_BUFS];
     int n_bufs;
     float *output;         /* the GA_MEM_OUTPUT buffers during a chunk */
@@ -221,8 +222,14 @@ static ga_status cpu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     if (!be) return ga_fail(err, GA_ERR_NOMEM, "out of memory");
     be->hp = *hp;
     be->p = *p;
-    ga_status st = ga_pool_new(p->n_threads, &be->pool, err);
+    ga_status st = ga_pool_new(p->n_threads, &be->pool_all, err);
     if (st) { free(be); return st; }
+    be->pool = be->pool_all;
+    if (p->n_threads_decode > 0 && p->n_threads_decode < p->n_threads &&
+        (st = ga_pool_new(p->n_threads_decode, &be->pool_one, err))) {
+        cpu_free(be);
+        return st;
+    }
     int64_t max_head = 1, max_hd = 2;
     for (int l = 0; l < hp->n_layer; l++) {
         if (hp->layer[l].n_head > max_head) max_head = hp->layer[l].n_head;
@@ -257,7 +264,8 @@ static ga_status cpu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
 
 static void cpu_free(ga_backend *be) {
     if (!be) return;
-    ga_pool_free(be->pool);
+    ga_pool_free(be->pool_all);
+    if (be->pool_one) ga_pool_free(be->pool_one);
     for (int i = 0; i < be->n_bufs; i++) { cpu_release(be, be->bufs[i].data); cpu_release(be, be->bufs[i].data2); }
     for (int f = 0; f < ACT_FAMILIES; f++) { cpu_release(be, be->act[f]); cpu_release(be, be->act_res[f]); }
     cpu_release(be, be->gemm_scratch);
@@ -928,6 +936,7 @@ static ga_status cpu_begin_chunk(ga_backend *be, const ga_chunk *c, float *outpu
     be->c = c;
     be->output = output;
     be->chunk_serial++;
+    be->pool = c->T == 1 && be->pool_one ? be->pool_one : be->pool_all;
     return GA_OK;
 }
 
@@ -935,6 +944,7 @@ static ga_status cpu_end_chunk(ga_backend *be, ga_error *err) {
     (void)err;
     be->c = NULL;
     be->output = NULL;
+    be->pool = be->pool_all;
     return GA_OK;
 }
 

@@ -84,6 +84,7 @@ typedef struct {
     ga_arena *arena;          /* CPU: take every buffer and scratch from it (NULL: the heap) */
     int weights_move;         /* CPU: the weights' data may change between ops (streamed): keep no
                                * copies of them (the interleaved decode layout) */
+    int n_threads_decode;     /* CPU: threads for one-token chunks (0: n_threads) */
     uint64_t sram_bytes;      /* npu: the scratchpad its tiles are planned in (0: 8 MiB) */
     int align;                /* npu: its arena regions' alignment, a power of two (0: 64) */
 } ga_backend_params;

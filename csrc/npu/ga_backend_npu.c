@@ -54,7 +54,7 @@ struct ga_backend {
     ga_arena arena;
     ga_backend *cpu;  /* the inner CPU backend, in the arena */
     int fds[MAX_FILES], n_fds;
-    char paths[MAX_FILES][256];
+    char paths[MAX_FILES][512]; /* as long as a line of /proc/self/maps can name */
     npu_weight lw[GA_MAX_LAYERS][N_LW], embd, head;
     ga_weight head_view;
     uint8_t *buf[N_STREAM]; /* two layer slots, two head tiles */
@@ -76,14 +76,18 @@ struct ga_backend {
     ga_npu_cursor cur;
     const ga_npu_executor_i *exec;
     int64_t steps_run[GA_NPU_N_STEPS], ops_run, padded_rows;
-    /* the scratchpad: a region of the arena, its halves the two weight tiles */
+    /* the scratchpad: its own arena, its halves a matmul's two weight tiles, its shares the
+     * attention workers' */
+    ga_arena sram_arena;
     uint8_t *sram;
     uint64_t sram_bytes, sram_moved, sram_peak;
     int64_t sram_tiles, max_rows;
     ga_buf tile_out;  /* a tile's outputs [n_batch][max_rows], then scattered to their columns */
     float *tile_host; /* one row of them on its way */
-    ga_pool *pool;    /* attention's workers, one share of the scratchpad each */
-    ga_npu_attn_worker *workers;
+    ga_pool *pool, *pool_decode; /* attention's workers (a decode step leaves the reader a core) */
+    ga_npu_attn_worker *workers;   /* one per worker, one share of the scratchpad each */
+    float *partials;               /* decode: each key tile's partial, for the merge */
+    int64_t max_split;
     ga_npu_attn_counters attn;
     double exec_s, op_s[GA_OP_COUNT];
     /* prefetch: the thread reads, in order, what each queued buffer is to hold (holds[b]: a
@@ -288,8 +292,10 @@ static void npu_free(ga_backend *be) {
     pthread_cond_destroy(&be->cv);
     if (be->cpu) ga_backend_cpu.free(be->cpu);
     if (be->pool) ga_pool_free(be->pool);
+    if (be->pool_decode) ga_pool_free(be->pool_decode);
     for (int i = 0; i < be->n_fds; i++) close(be->fds[i]);
     ga_arena_free(&be->arena);
+    ga_arena_free(&be->sram_arena);
     free(be);
 }
 
@@ -316,7 +322,10 @@ static ga_status npu_init(const ga_backend_params *p, const ga_hparams *hp, ga_b
     ip.arena = &be->arena;
     ip.weights_move = 1;
     ip.budget_bytes = 0; /* the arena and the check at load are the limit */
-    if ((st = ga_backend_cpu.init(&ip, hp, &be->cpu, err)) || (st = ga_pool_new(p->n_threads, &be->pool, err))) {
+    /* a decode step waits on the reader: leave it a core (prefill is compute-bound: all) */
+    ip.n_threads_decode = p->n_threads > 1 ? p->n_threads - 1 : 0;
+    if ((st = ga_backend_cpu.init(&ip, hp, &be->cpu, err)) || (st = ga_pool_new(p->n_threads, &be->pool, err)) ||
+        (st = ga_pool_new(ip.n_threads_decode ? ip.n_threads_decode : p->n_threads, &be->pool_decode, err))) {
         npu_free(be);
         return st;
     }
@@ -420,12 +429,33 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
             const int64_t rows = nw->data ? (int64_t)(nw->bytes / nw->row_bytes) : 0;
             if (rows > be->max_rows) be->max_rows = rows;
         }
-    if (!(be->sram = ga_arena_alloc(&be->arena, be->sram_bytes, "scratchpad (sram)")) ||
+    /* the scratchpad is a second, smaller arena, as on-chip SRAM is beside device memory */
+    if ((st = ga_arena_init(&be->sram_arena, be->sram_bytes, err))) return st;
+    if (!(be->sram = ga_arena_alloc(&be->sram_arena, be->sram_bytes, "scratchpad")) ||
         !(be->tile_host = ga_arena_alloc(&be->arena, (uint64_t)be->max_rows * sizeof(float), "scratchpad output rows")) ||
         !(be->workers = ga_arena_alloc(&be->arena, (uint64_t)ga_pool_size(be->pool) * sizeof *be->workers,
                                        "schedule")))
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
     if ((st = npu_alloc(be, GA_MEM_ACT, -1, be->p.n_batch, be->max_rows, &be->tile_out, err))) return st;
+    /* the decode step's attention partials, one per key tile of its plan (the plan compile
+     * makes again): in device memory, where the merge reads them */
+    int64_t per_split = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        const ga_layer_hparams *lh = &hp->layer[l];
+        ga_npu_attn_plan plan;
+        uint64_t need;
+        ga_error ignored;
+        if (ga_npu_plan_attention(be->sram_bytes / (uint64_t)ga_pool_size(be->pool_decode), lh->n_head, lh->head_dim,
+                                  be->p.n_ctx, &plan, &need, &ignored))
+            continue; /* compile names the scratchpad that works */
+        const int64_t splits = (be->p.n_ctx + plan.Bc - 1) / plan.Bc;
+        if (splits > be->max_split) be->max_split = splits;
+        if ((int64_t)lh->n_head * (lh->head_dim + 2) > per_split) per_split = (int64_t)lh->n_head * (lh->head_dim + 2);
+    }
+    if (be->max_split &&
+        !(be->partials = ga_arena_alloc(&be->arena, (uint64_t)(be->max_split * per_split) * sizeof(float),
+                                        "attention partials")))
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
     /* the norm vectors: copied into the arena, so no op touches the file's mapping (a fault
      * there maps neighbouring pages too) */
     if ((st = copy_norm(be, w->output_norm, D, err))) return st;
@@ -613,11 +643,12 @@ static ga_status npu_attention(ga_backend *be, const ga_op_args *op, const ga_np
                               .kv_rows = be->kv_rows[op->src2], .c = be->c, .kv_layer = op->kv_layer,
                               .window = window, .H = lh->n_head, .Hkv = lh->n_head_kv, .d = lh->head_dim,
                               .scale = hp->attn_scale, .softcap = hp->attn_softcap};
-    const int nth = ga_pool_size(be->pool);
+    ga_pool *pool = be->c->T == 1 ? be->pool_decode : be->pool;
+    const int nth = ga_pool_size(pool);
     const uint64_t used = plan->bytes * (uint64_t)nth;
     if (used > be->sram_peak) be->sram_peak = used;
-    return ga_npu_attention(&a, plan, be->pool, be->sram, be->sram_bytes / (uint64_t)nth, be->workers, &be->attn,
-                            err);
+    return ga_npu_attention(&a, plan, pool, be->sram, be->sram_bytes / (uint64_t)nth, be->workers, be->partials,
+                            be->max_split, &be->attn, err);
 }
 
 /* ------------------------------------------------------------ the executor */
@@ -670,7 +701,7 @@ static ga_status cpu_exec_compile(void *ctx, ga_npu_step *steps, int n_steps, ga
                 /* a step of one token: every head's row at once (keys split across workers);
                  * else each kv head's group over the chunk's tokens */
                 const ga_layer_hparams *lh = &be->hp.layer[op->layer];
-                const int nth = ga_pool_size(be->pool);
+                const int nth = ga_pool_size(s->rows == 1 ? be->pool_decode : be->pool);
                 const int rows = s->rows == 1 ? lh->n_head : s->rows * (lh->n_head / lh->n_head_kv);
                 uint64_t need = 0;
                 ga_error ignored;
@@ -696,6 +727,12 @@ static ga_status cpu_exec_compile(void *ctx, ga_npu_step *steps, int n_steps, ga
             }
         }
     }
+    /* the decode plans are the ones load_weights sized the partials for */
+    for (int k = 0; k < n_steps && !worst_op; k++)
+        for (int i = 0; i < steps[k].n_ops; i++)
+            if (steps[k].rows == 1 && steps[k].ops[i].op == GA_OP_ATTENTION &&
+                (be->p.n_ctx + steps[k].attn[i].Bc - 1) / steps[k].attn[i].Bc > be->max_split)
+                return ga_fail(err, GA_ERR_ARG, "backend npu: the decode attention's partials outgrow their plan");
     if (worst_op)
         return ga_fail(err, GA_ERR_DEVICE_MEMORY,
                        "the scratchpad (sram_bytes %.3f MiB) is too small: the %s %s over %d tokens needs "

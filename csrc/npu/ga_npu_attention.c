@@ -45,6 +45,8 @@ typedef struct {
     uint64_t share;
     int G, nth;
     int64_t per_head; /* prefill: row tiles per kv head */
+    int64_t n_split;  /* decode: key tiles */
+    float *partials;  /* decode: [n_split][H][d + 2] */
     ga_npu_attn_worker *w;
 } attn_ctx;
 
@@ -180,53 +182,52 @@ static void prefill_task(void *p, int ith, int nth) {
     a->w[ith].st = st;
 }
 
-/* decode: worker ith's share of the keys for every head, left as a partial in its tiles */
+/* decode: the keys in tiles of Bc, dealt round-robin to the workers; tile j leaves its
+ * partial for every head (output, max, sum) in partials[j], in device memory */
 static void decode_task(void *p, int ith, int nth) {
     attn_ctx *a = p;
     const ga_npu_attn_op *op = a->op;
-    const int64_t d = op->d, G = a->G, Bc = a->plan->Bc, pos = op->c->pos[0], first = first_key(op, pos);
+    const int64_t d = op->d, H = op->H, G = a->G, Bc = a->plan->Bc, pos = op->c->pos[0], first = first_key(op, pos);
     tiles t = tiles_of(a, ith);
-    int64_t b, e;
-    ga_split(pos + 1 - first, ith, nth, &b, &e);
-    start_rows(&t, (int)op->H, d);
     ga_status st = GA_OK;
-    if (b < e) {
-        for (int64_t h = 0; h < op->H && !st; h++)
-            st = op->bi->read(op->be, op->q, h * d, d, t.Q + h * d, &a->w[ith].err);
-        a->w[ith].cnt.bytes_moved += (uint64_t)op->H * (uint64_t)d * 4;
-        a->w[ith].cnt.splits++;
-    }
-    for (int64_t hk = 0; hk < op->Hkv && !st && b < e; hk++)
-        for (int64_t k0 = first + b; k0 < first + e && !st; k0 += Bc) {
-            const int64_t n = first + e - k0 < Bc ? first + e - k0 : Bc;
+    for (int64_t j = ith; j < a->n_split && !st; j += nth) {
+        if (j == ith) {
+            for (int64_t h = 0; h < H && !st; h++)
+                st = op->bi->read(op->be, op->q, h * d, d, t.Q + h * d, &a->w[ith].err);
+            a->w[ith].cnt.bytes_moved += (uint64_t)H * (uint64_t)d * 4;
+        }
+        const int64_t k0 = first + j * Bc, n = pos + 1 - k0 < Bc ? pos + 1 - k0 : Bc;
+        start_rows(&t, (int)H, d);
+        for (int64_t hk = 0; hk < op->Hkv && !st; hk++) {
             if ((st = load_keys(a, ith, op->c->seq[0], hk, k0, n, &t, &a->w[ith].err))) break;
             for (int64_t g = 0; g < G; g++) step_row(op, &t, (int)(hk * G + g), k0, k0, k0 + n - 1);
         }
+        float *part = a->partials + j * H * (d + 2);
+        memcpy(part, t.O, (size_t)(H * d) * sizeof(float));
+        memcpy(part + H * d, t.m, (size_t)H * sizeof(float));
+        memcpy(part + H * d + H, t.l, (size_t)H * sizeof(float));
+        a->w[ith].cnt.splits++;
+    }
     a->w[ith].st = st;
 }
 
-/* the merge: head h's partials from every worker that saw keys, rescaled to their common max */
+/* the merge: head h's partials rescaled to their common max, summed, divided once */
 static ga_status merge(const attn_ctx *a, ga_error *err) {
     const ga_npu_attn_op *op = a->op;
-    const int64_t d = op->d;
-    tiles t0 = tiles_of(a, 0);
-    for (int64_t h = 0; h < op->H; h++) {
-        float M = -INFINITY;
-        for (int w = 0; w < a->nth; w++) {
-            const tiles t = tiles_of(a, w);
-            if (t.l[h] > 0.0f && t.m[h] > M) M = t.m[h];
+    const int64_t d = op->d, H = op->H, stride = H * (d + 2);
+    float *o = tiles_of(a, 0).O; /* worker 0's output tile, free again */
+    for (int64_t h = 0; h < H; h++) {
+        float M = -INFINITY, L = 0.0f;
+        for (int64_t j = 0; j < a->n_split; j++) {
+            const float m = a->partials[j * stride + H * d + h];
+            if (m > M) M = m;
         }
-        float L = 0.0f;
-        float *o = t0.O + h * d;
-        const float c0 = t0.l[h] > 0.0f ? expf(t0.m[h] - M) : 0.0f;
-        for (int64_t k = 0; k < d; k++) o[k] *= c0;
-        L += t0.l[h] * c0;
-        for (int w = 1; w < a->nth; w++) {
-            const tiles t = tiles_of(a, w);
-            if (t.l[h] <= 0.0f) continue;
-            const float cw = expf(t.m[h] - M);
-            ga_axpy_f32(o, cw, t.O + h * d, d);
-            L += t.l[h] * cw;
+        memset(o, 0, (size_t)d * sizeof(float));
+        for (int64_t j = 0; j < a->n_split; j++) {
+            const float *part = a->partials + j * stride;
+            const float c = expf(part[H * d + h] - M);
+            ga_axpy_f32(o, c, part + h * d, d);
+            L += part[H * d + H + h] * c;
         }
         const float inv = 1.0f / L;
         for (int64_t k = 0; k < d; k++) o[k] *= inv;
@@ -237,9 +238,10 @@ static ga_status merge(const attn_ctx *a, ga_error *err) {
 }
 
 ga_status ga_npu_attention(const ga_npu_attn_op *op, const ga_npu_attn_plan *plan, ga_pool *pool, uint8_t *sram,
-                           uint64_t share, ga_npu_attn_worker *workers, ga_npu_attn_counters *cnt, ga_error *err) {
+                           uint64_t share, ga_npu_attn_worker *workers, float *partials, int64_t max_split,
+                           ga_npu_attn_counters *cnt, ga_error *err) {
     attn_ctx a = {.op = op, .plan = plan, .sram = sram, .share = share, .G = (int)(op->H / op->Hkv),
-                  .nth = ga_pool_size(pool), .w = workers};
+                  .nth = ga_pool_size(pool), .w = workers, .partials = partials};
     if (plan->bytes > share) return ga_fail(err, GA_ERR_ARG, "attention: a plan larger than a worker's scratchpad");
     for (int w = 0; w < a.nth; w++) {
         a.w[w].st = GA_OK;
@@ -247,7 +249,13 @@ ga_status ga_npu_attention(const ga_npu_attn_op *op, const ga_npu_attn_plan *pla
     }
     const int decode = op->c->T == 1 && plan->Br >= op->H;
     if (decode) {
-        ga_pool_run(pool, decode_task, &a);
+        const int64_t pos = op->c->pos[0];
+        a.n_split = (pos + 1 - first_key(op, pos) + plan->Bc - 1) / plan->Bc;
+        if (a.n_split > max_split)
+            return ga_fail(err, GA_ERR_ARG, "attention: %lld key tiles, room for %lld partials", (long long)a.n_split,
+                           (long long)max_split);
+        if (a.n_split == 1 || a.nth == 1) decode_task(&a, 0, 1);
+        else ga_pool_run(pool, decode_task, &a);
     } else {
         const int64_t rows = (int64_t)op->c->T * a.G;
         a.per_head = (rows + plan->Br - 1) / plan->Br;

@@ -6,9 +6,9 @@
  * until the layout (Q, K, V, scores, output, row max and sum) fits.  A query tile holds the
  * heads of one kv head's group for consecutive tokens; its keys and values are copied into
  * the scratchpad tile by tile from the KV pages (the DMA), the running max and sum rescale
- * the output as each tile arrives.  A single token (decode) splits its keys across the
- * workers instead, each leaving a partial (output, max, sum) that one merge combines, as
- * Flash-Decoding does.  Reads and writes go through the owning backend's read/write, so
+ * the output as each tile arrives.  A single token (decode) splits its keys instead: each
+ * key tile, on whichever worker, leaves a partial (output, max, sum) for every head, and one
+ * merge combines them, as Flash-Decoding does.  Reads and writes go through the owning backend's read/write, so
  * every offset is checked there.
  */
 #ifndef GA_NPU_ATTENTION_H
@@ -55,9 +55,11 @@ typedef struct {
     ga_npu_attn_counters cnt;
 } ga_npu_attn_worker;
 
-/* op over its chunk's tokens with plan, on pool's workers, each in its share of sram;
- * adds to cnt. */
+/* op over its chunk's tokens with plan, on pool's workers, each in its share of sram; a
+ * single token's key tiles leave their partials in partials (room for max_split tiles of
+ * n_head x (head_dim + 2) floats, in device memory) for the merge.  Adds to cnt. */
 ga_status ga_npu_attention(const ga_npu_attn_op *op, const ga_npu_attn_plan *plan, ga_pool *pool, uint8_t *sram,
-                           uint64_t share, ga_npu_attn_worker *workers, ga_npu_attn_counters *cnt, ga_error *err);
+                           uint64_t share, ga_npu_attn_worker *workers, float *partials, int64_t max_split,
+                           ga_npu_attn_counters *cnt, ga_error *err);
 
 #endif

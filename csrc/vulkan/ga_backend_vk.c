@@ -256,17 +256,25 @@ static ga_status transfer(ga_backend *be, VkBuffer dev, uint64_t off, void *host
 
 /* ----------------------------------------------------------------- pipelines */
 
+/* pipeline id's kind (its PIPES entry), and its SPIR-V module: "<kind>" or "<kind>_<weight type>" */
+static int pipe_kind(int id) { return id < P_TYPED ? id : P_TYPED + (id - P_TYPED) % T_KINDS; }
+
+static const ga_vk_kernel *find_kernel(int id, char *name, size_t cap) {
+    const int kind = pipe_kind(id);
+    if (id < P_TYPED) snprintf(name, cap, "%s", PIPES[kind].name);
+    else snprintf(name, cap, "%s_%s", PIPES[kind].name, WTYPES[(id - P_TYPED) / T_KINDS].suffix);
+    for (int i = 0; ga_vk_kernels[i].name; i++)
+        if (strcmp(ga_vk_kernels[i].name, name) == 0) return &ga_vk_kernels[i];
+    return NULL;
+}
+
 static ga_status get_pipe(ga_backend *be, int id, ga_error *err) {
     if (be->pipe[id]) return GA_OK;
     ga_vk_fns *f = &be->vk.fn;
     VkDevice dev = be->vk.device;
-    const int kind = id < P_TYPED ? id : P_TYPED + (id - P_TYPED) % T_KINDS;
+    const int kind = pipe_kind(id);
     char name[64];
-    if (id < P_TYPED) snprintf(name, sizeof name, "%s", PIPES[kind].name);
-    else snprintf(name, sizeof name, "%s_%s", PIPES[kind].name, WTYPES[(id - P_TYPED) / T_KINDS].suffix);
-    const ga_vk_kernel *src = NULL;
-    for (int i = 0; ga_vk_kernels[i].name; i++)
-        if (strcmp(ga_vk_kernels[i].name, name) == 0) src = &ga_vk_kernels[i];
+    const ga_vk_kernel *src = find_kernel(id, name, sizeof name);
     if (!src) return ga_fail(err, GA_ERR_UNSUPPORTED, "this build has no Vulkan kernel %s (was glslc missing?)", name);
     VkDescriptorSetLayoutBinding binds[MAX_BINDS];
     for (uint32_t i = 0; i < PIPES[kind].n_bind; i++)
@@ -308,13 +316,8 @@ static int typed_pipe(int kind, int type) {
 }
 
 static int has_kernel(int id) {
-    const int kind = id < P_TYPED ? id : P_TYPED + (id - P_TYPED) % T_KINDS;
     char name[64];
-    if (id < P_TYPED) snprintf(name, sizeof name, "%s", PIPES[kind].name);
-    else snprintf(name, sizeof name, "%s_%s", PIPES[kind].name, WTYPES[(id - P_TYPED) / T_KINDS].suffix);
-    for (int i = 0; ga_vk_kernels[i].name; i++)
-        if (strcmp(ga_vk_kernels[i].name, name) == 0) return 1;
-    return 0;
+    return find_kernel(id, name, sizeof name) != NULL;
 }
 
 /* A binding of m from byte off: as much of it as one storage binding may hold. */
@@ -815,6 +818,20 @@ static ga_status check_rows(ga_backend *be, ga_buf b, int64_t row0, int64_t rows
     return GA_OK;
 }
 
+/* An element-wise op's src and dst[0]: T rows of width, both activations. */
+static ga_status check_act_pair(ga_backend *be, const ga_op_args *op, const char *what, ga_error *err) {
+    char in[48], out[48];
+    snprintf(in, sizeof in, "%s input", what);
+    snprintf(out, sizeof out, "%s output", what);
+    ga_status st;
+    if ((st = check_rows(be, op->src, 0, op->T, op->width, in, err)) ||
+        (st = check_rows(be, op->dst[0], 0, op->T, op->width, out, err)))
+        return st;
+    if (be->bufs[op->src].kind != GA_MEM_ACT || be->bufs[op->dst[0]].kind != GA_MEM_ACT)
+        return ga_fail(err, GA_ERR_ARG, "%s works on activations", what);
+    return GA_OK;
+}
+
 /* Rows [row0, row0 + rows) of b split where b's parts split (only output buffers have several):
  * segment k is rows seg_row[k]..seg_row[k + 1] - 1, in part seg_part[k]. */
 typedef struct { int n; int part[MAX_PARTS + 1]; int64_t row[MAX_PARTS + 2]; } segments;
@@ -1065,13 +1082,7 @@ static ga_status vk_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
     case GA_OP_QK_ROPE_STORE: st = op_qk_rope_store(be, op, err); break;
     case GA_OP_ATTENTION: st = op_attention(be, op, err); break;
     case GA_OP_GLU: {
-        if ((st = check_rows(be, op->src, 0, op->T, op->width, "glu input", err)) ||
-            (st = check_rows(be, op->dst[0], 0, op->T, op->width, "glu output", err)))
-            break;
-        if (be->bufs[op->src].kind != GA_MEM_ACT || be->bufs[op->dst[0]].kind != GA_MEM_ACT) {
-            st = ga_fail(err, GA_ERR_ARG, "glu works on activations");
-            break;
-        }
+        if ((st = check_act_pair(be, op, "glu", err))) break;
         const int64_t n = (int64_t)op->T * op->width;
         const uint32_t push[2] = {(uint32_t)n, (uint32_t)(be->hp.act_gelu != 0)};
         const vk_bind binds[2] = {whole(be, op->src, 0), whole(be, op->dst[0], 0)};
@@ -1079,13 +1090,7 @@ static ga_status vk_run(ga_backend *be, const ga_op_args *op, ga_error *err) {
         break;
     }
     case GA_OP_RESIDUAL_ADD: {
-        if ((st = check_rows(be, op->src, 0, op->T, op->width, "residual input", err)) ||
-            (st = check_rows(be, op->dst[0], 0, op->T, op->width, "residual output", err)))
-            break;
-        if (be->bufs[op->src].kind != GA_MEM_ACT || be->bufs[op->dst[0]].kind != GA_MEM_ACT) {
-            st = ga_fail(err, GA_ERR_ARG, "residual_add works on activations");
-            break;
-        }
+        if ((st = check_act_pair(be, op, "residual_add", err))) break;
         if (op->norm && (st = op_rms_norm(be, op->src, 0, op->src, 0, op->T, op->width, op->norm, err))) break;
         const int64_t n = (int64_t)op->T * op->width;
         const uint32_t push[1] = {(uint32_t)n};
