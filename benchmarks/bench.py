@@ -53,6 +53,7 @@ from extra_deps import requirements  # noqa: E402  (the one reader of pyproject'
 
 LLAMA_CPP_SPEC = next(r for r in requirements("test") if r.startswith("llama-cpp-python"))
 CONTEXTS = (0, 512, 1024, 2048)  # decode tok/s measured after this many context tokens
+CAPPED_TIMEOUT = 240  # s: llama.cpp under the memory cap either dies or thrashes; a run it finishes takes ~20 s
 NPU_CTX = 1024        # backend npu: the context (prefill 512 + decode 128 fit)
 NPU_CHUNK = 256       # ...and its prefill chunk
 NPU_BUDGETS = (64 << 20, 128 << 20)
@@ -299,7 +300,7 @@ def memory_cgroup(limit):
 
 
 def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backend="cpu", python=None,
-              memory_budget=None, cgroup=None, n_ctx=None):
+              memory_budget=None, cgroup=None, n_ctx=None, timeout=None):
     """One measurement in a fresh process; root: the checkout whose gemma_accel (and bench.py) runs."""
     py = python or (sys.executable if engine == "ga" else str(llama_python()))
     cmd = [py, str(Path(root) / "benchmarks" / "bench.py"), "--child", "--engine", engine, "--model", str(model),
@@ -320,7 +321,11 @@ def run_child(engine, act_bits, model, ids_path, threads, task, root=ROOT, backe
     if task == "profile":
         env["GA_PROFILE"] = "1"
     join = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root), preexec_fn=join)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root), preexec_fn=join,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{engine} {task} did not finish within {timeout} s") from None
     for line in res.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):])
@@ -611,11 +616,14 @@ def npu_main(args):
         try:
             runs = [run_child(kind, 16 if kind == "ga" else None, path, ids_path, args.threads, "main",
                               backend=backend, python=py, memory_budget=budget, cgroup=cg,
-                              n_ctx=NPU_CTX if cg else None) for _ in range(args.runs)]
+                              n_ctx=NPU_CTX if cg else None, timeout=CAPPED_TIMEOUT if cg else None)
+                    for _ in range(args.runs)]
         except RuntimeError as e:  # the capped llama.cpp: the kernel's OOM killer (exit -9)
             if not cg:
                 raise
             failed[name] = ("killed by the kernel (SIGKILL: out of memory under the cap)" if "(-9)" in str(e)
+                            else f"thrashing: no result within {CAPPED_TIMEOUT} s (the file re-read from the page "
+                                 "cache under the cap)" if "did not finish" in str(e)
                             else str(e).splitlines()[0])
             log(f"{name}: {failed[name]}")
             continue

@@ -76,9 +76,9 @@ def test_memory_plan_and_stats(gemma_path):
         plan = m.memory_plan()
         assert plan["budget"] == BUDGET and 0 < plan["used"] <= BUDGET
         assert sum(plan["regions"].values()) <= plan["used"]
-        for region in ("weights: layer slots", "weights: output head tiles", "KV cache", "activations"):
+        for region in ("weights: layer slots", "KV cache", "activations"):
             assert plan["regions"][region] > 0, plan
-        assert plan["sram"] == 8 << 20 and "scratchpad" not in plan["regions"]  # its own arena
+        assert plan["sram"] == 8 << 20 and "scratchpad" not in plan["regions"]  # its own arena (the head streams into it)
         m.generate("Hi", max_tokens=3, temperature=0)
         stats = m.npu_stats()
         # every token re-reads the layers and the head: at least the whole file's matrices

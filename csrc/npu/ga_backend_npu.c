@@ -33,7 +33,8 @@
 #include "ga_threadpool.h"
 
 #define N_LW 7                          /* weights per layer: q k v o gate up down */
-#define HEAD_TILE_BYTES ((uint64_t)1 << 20) /* the output head streams through two tiles of this */
+#define HEAD_TILE_BYTES ((uint64_t)1 << 20) /* the output head's tiles stop here: every byte of the two
+                                              * is resident, within the peak RSS the budget promises */
 #define MAX_FILES 16
 #define VIRTUAL_SLACK ((uint64_t)16 << 30)  /* address space past the budget, so the plan can be
                                               * measured before it is refused (never touched) */
@@ -100,7 +101,7 @@ struct ga_backend {
     char io_msg[256];
     /* counters (npu_stats): the prefetch thread's under mu, the caller's own */
     uint64_t bytes_read, main_bytes_read;
-    double read_s, wait_s;
+    double read_s, wait_s, idle_s;
     int64_t layers_read, head_tiles;
 };
 
@@ -201,7 +202,11 @@ static void *prefetch_main(void *arg) {
     ga_backend *be = arg;
     pthread_mutex_lock(&be->mu);
     for (;;) {
-        while (!be->stop && be->n_queued == 0) pthread_cond_wait(&be->cv, &be->mu);
+        if (!be->stop && be->n_queued == 0) { /* idle: nothing queued (what decode speed hides in) */
+            const double t0 = now_s();
+            while (!be->stop && be->n_queued == 0) pthread_cond_wait(&be->cv, &be->mu);
+            be->idle_s += now_s() - t0;
+        }
         if (be->stop) break;
         const int b = be->queue[0], id = be->holds[b];
         memmove(be->queue, be->queue + 1, (size_t)(--be->n_queued) * sizeof be->queue[0]);
@@ -266,10 +271,6 @@ static int layer_slot(ga_backend *be, int l, ga_error *err) {
     }
     if (be->cur_layer != l) {
         be->cur_layer = l;
-        if (l == be->hp.n_layer - 1) {
-            request_locked(be, B_HEAD0, HEAD_ID);
-            if (be->n_head_tiles > 1) request_locked(be, B_HEAD1, HEAD_ID + 1);
-        }
         const int next = (l + 1) % be->hp.n_layer;
         if (next != l) request_locked(be, s == B_SLOT0 ? B_SLOT1 : B_SLOT0, next);
     }
@@ -405,34 +406,43 @@ static ga_status npu_load_weights(ga_backend *be, ga_weights *w, ga_error *err) 
         if (at > be->slot_bytes) be->slot_bytes = at;
     }
     const int64_t D = hp->n_embd;
-    be->head_rows = (int64_t)(HEAD_TILE_BYTES / w->output.row_bytes);
-    if (be->head_rows < 1) be->head_rows = 1;
-    if (be->head_rows > w->output.rows) be->head_rows = w->output.rows;
+    /* the scratchpad is a second, smaller arena, as on-chip SRAM is beside device memory */
+    if ((st = ga_arena_init(&be->sram_arena, be->sram_bytes, err))) return st;
+    if (!(be->sram = ga_arena_alloc(&be->sram_arena, be->sram_bytes, "scratchpad")))
+        return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the scratchpad's address space is exhausted");
+    /* The output head (the largest weight: 170 MB of the default model's 247) streams from the
+     * file straight into the scratchpad's halves, double-buffered, tiles as large as its plan
+     * allows: the reader's pread is its DMA.  (A scratchpad too small for the plan: compile
+     * says so; one-row tiles meanwhile.) */
+    ga_npu_tile_plan head_plan = {1, 0};
+    uint64_t need;
+    ga_error ignored;
+    ga_npu_plan_matmul(be->sram_bytes, be->p.n_batch, w->output.rows, w->output.cols, w->output.row_bytes, &head_plan,
+                       &need, &ignored);
+    be->head_rows = head_plan.tile_rows;
+    const int64_t mib_rows = (int64_t)(HEAD_TILE_BYTES / w->output.row_bytes) / GA_NPU_TILE_ALIGN * GA_NPU_TILE_ALIGN;
+    if (be->head_rows > mib_rows && mib_rows > 0) be->head_rows = mib_rows;
+    if ((uint64_t)be->head_rows * w->output.row_bytes > be->sram_bytes / 2) be->head_rows = 1;
     be->head_view = w->output;
     be->head_view.packed = NULL;
     be->n_head_tiles = (w->output.rows + be->head_rows - 1) / be->head_rows;
+    be->buf[B_HEAD0] = be->sram;
+    be->buf[B_HEAD1] = be->sram + be->sram_bytes / 2;
     if (!(be->buf[B_SLOT0] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slots")) ||
         !(be->buf[B_SLOT1] = ga_arena_alloc(&be->arena, be->slot_bytes, "weights: layer slots")) ||
-        !(be->buf[B_HEAD0] = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
-                                            "weights: output head tiles")) ||
-        !(be->buf[B_HEAD1] = ga_arena_alloc(&be->arena, (uint64_t)be->head_rows * w->output.row_bytes,
-                                            "weights: output head tiles")) ||
         !(be->row_buf = ga_arena_alloc(&be->arena, w->tok_embd.row_bytes, "weights: embedding row")) ||
         !(be->row_f32 = ga_arena_alloc(&be->arena, (uint64_t)D * sizeof(float), "weights: embedding row")))
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
     if ((st = npu_alloc(be, GA_MEM_ACT, -1, be->p.n_batch, be->head_rows, &be->head_out, err))) return st;
-    /* the scratchpad, and where a tile's outputs wait for their columns (the widest weight) */
-    be->max_rows = be->head_rows;
+    /* where a layer weight's tile outputs wait for their columns (the widest weight) */
+    be->max_rows = 1;
     for (int l = 0; l < hp->n_layer; l++)
         for (int i = 0; i < N_LW; i++) {
             const npu_weight *nw = &be->lw[l][i];
             const int64_t rows = nw->data ? (int64_t)(nw->bytes / nw->row_bytes) : 0;
             if (rows > be->max_rows) be->max_rows = rows;
         }
-    /* the scratchpad is a second, smaller arena, as on-chip SRAM is beside device memory */
-    if ((st = ga_arena_init(&be->sram_arena, be->sram_bytes, err))) return st;
-    if (!(be->sram = ga_arena_alloc(&be->sram_arena, be->sram_bytes, "scratchpad")) ||
-        !(be->tile_host = ga_arena_alloc(&be->arena, (uint64_t)be->max_rows * sizeof(float), "scratchpad output rows")) ||
+    if (!(be->tile_host = ga_arena_alloc(&be->arena, (uint64_t)be->max_rows * sizeof(float), "scratchpad output rows")) ||
         !(be->workers = ga_arena_alloc(&be->arena, (uint64_t)ga_pool_size(be->pool) * sizeof *be->workers,
                                        "schedule")))
         return ga_fail(err, GA_ERR_DEVICE_MEMORY, "backend npu: the arena's address space is exhausted");
@@ -552,20 +562,47 @@ static ga_status sram_matmul(ga_backend *be, const ga_op_args *op, const ga_npu_
     return GA_OK;
 }
 
-/* the output head, one tile of rows at a time (read ahead, two buffers), into the caller's logits */
+/* with mu held: no head tile is queued or being read (the scratchpad's halves are free) */
+static void drop_head_reads_locked(ga_backend *be) {
+    for (int b = B_HEAD0; b <= B_HEAD1; b++) {
+        while (be->reading == b) pthread_cond_wait(&be->cv, &be->mu);
+        int k = 0;
+        while (k < be->n_queued && be->queue[k] != b) k++;
+        if (k < be->n_queued) memmove(be->queue + k, be->queue + k + 1, (size_t)(--be->n_queued - k) * sizeof be->queue[0]);
+        be->holds[b] = -1;
+        be->ready[b] = 0;
+    }
+}
+
+/* The output head, one tile of rows at a time, read by the prefetch thread straight into
+ * the scratchpad's two halves (tile k + 2 into a half as soon as tile k is done with it),
+ * into the caller's logits.  The head owns the scratchpad while it runs: its first reads
+ * start here, and none is left in flight when it returns. */
 static ga_status head_matmul(ga_backend *be, const ga_op_args *op, const ga_npu_tile_plan *plan, ga_error *err) {
     const ga_weight *H = op->w[0];
     if (op->nw != 1 || !H || H->data != be->head.data) return ga_fail(err, GA_ERR_ARG, "matmul: an unknown weight");
     if (op->dst[0] < 0 || op->dst[0] >= MAX_BUFS || be->kinds[op->dst[0]] != GA_MEM_OUTPUT || !be->output)
         return ga_fail(err, GA_ERR_ARG, "the output head writes the output buffer");
+    if (plan->tile_rows != be->head_rows) return ga_fail(err, GA_ERR_ARG, "the output head's tiles are not its plan's");
+    if (plan->bytes > be->sram_peak) be->sram_peak = plan->bytes;
     const int64_t V = H->rows;
-    for (int64_t k = 0; k < be->n_head_tiles; k++) {
+    ga_status st = GA_OK;
+    pthread_mutex_lock(&be->mu);
+    request_locked(be, B_HEAD0, HEAD_ID);
+    if (be->n_head_tiles > 1) request_locked(be, B_HEAD1, HEAD_ID + 1);
+    pthread_mutex_unlock(&be->mu);
+    for (int64_t k = 0; k < be->n_head_tiles && !st; k++) {
         const int b = B_HEAD0 + (int)(k & 1);
         const int64_t r0 = k * be->head_rows, n = V - r0 < be->head_rows ? V - r0 : be->head_rows;
         pthread_mutex_lock(&be->mu);
         const int failed = wait_locked(be, b, HEAD_ID + (int)k, err);
         pthread_mutex_unlock(&be->mu);
-        if (failed) return GA_ERR_IO;
+        if (failed) {
+            st = GA_ERR_IO;
+            break;
+        }
+        be->sram_moved += (uint64_t)n * H->row_bytes;
+        be->sram_tiles++;
         ga_weight tile = *H;
         tile.data = be->buf[b];
         tile.rows = n;
@@ -573,20 +610,20 @@ static ga_status head_matmul(ga_backend *be, const ga_op_args *op, const ga_npu_
         ga_op_args a = *op;
         a.w[0] = &tile;
         a.dst[0] = be->head_out;
-        ga_status st = sram_matmul(be, &a, plan, err);
-        if (st) return st;
-        if (k + 2 < be->n_head_tiles) { /* this buffer is free again: the tile after next */
+        if ((st = ga_backend_cpu.run(be->cpu, &a, err))) break;
+        if (k + 2 < be->n_head_tiles) { /* this half is free again: the tile after next */
             pthread_mutex_lock(&be->mu);
             request_locked(be, b, HEAD_ID + (int)k + 2);
             pthread_mutex_unlock(&be->mu);
         }
         /* the tile's [T][n] block into columns r0.. of the logits */
-        for (int t = 0; t < op->T; t++)
-            if ((st = ga_backend_cpu.read(be->cpu, be->head_out, (int64_t)t * n, n, be->output + (int64_t)t * V + r0,
-                                          err)))
-                return st;
+        for (int t = 0; t < op->T && !st; t++)
+            st = ga_backend_cpu.read(be->cpu, be->head_out, (int64_t)t * n, n, be->output + (int64_t)t * V + r0, err);
     }
-    return GA_OK;
+    pthread_mutex_lock(&be->mu);
+    drop_head_reads_locked(be); /* after an error: nothing may write the scratchpad behind the next op */
+    pthread_mutex_unlock(&be->mu);
+    return st;
 }
 
 /* one op of a step, on the inner CPU backend: streamed weights swapped in for the file's,
@@ -821,6 +858,7 @@ static int npu_stats(const ga_backend *be, const char **names, double *values, i
         {"bytes_read", (double)(be->bytes_read + be->main_bytes_read)},
         {"read_s", be->read_s},
         {"wait_s", be->wait_s},
+        {"reader_idle_s", be->idle_s},
         {"layers_read", (double)be->layers_read},
         {"head_tiles", (double)be->head_tiles},
         {"arena_used_bytes", (double)be->arena.used},
