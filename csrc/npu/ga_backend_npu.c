@@ -1,12 +1,13 @@
 /* ga_backend_npu.c - the NPU-chunked backend: a model inside a hard memory budget.
  *
  * Everything the backend allocates comes from one arena (ga_arena.h) mapped at load:
- * two layer slots for the streamed weights, a tile of the output head, the KV pool,
- * activations and scratch.  The weights are never mapped: each layer's matrices are read
- * from the model file (pread, found through /proc/self/maps from the loader's zero-copy
- * views) into a slot, and a prefetch thread reads layer l + 1 into the other slot while
- * layer l computes, so the file's pages stay in the page cache and out of this process.
- * The output head streams through its tile, the embedding one row per token.
+ * two layer slots for the streamed weights, the KV pool, activations and scratch; beside
+ * it, a second and smaller arena emulates the device's scratchpad (ga_npu_sram.h).  The
+ * weights are never mapped: each layer's matrices are read from the model file (pread,
+ * found through /proc/self/maps from the loader's zero-copy views) into a slot, and a
+ * prefetch thread reads layer l + 1 into the other slot while layer l computes, so the
+ * file's pages stay in the page cache and out of this process.  The output head streams
+ * from the file straight into the scratchpad's two halves, the embedding one row per token.
  *
  * Two steps are compiled at load (ga_npu_schedule.h): a prefill chunk of n_batch tokens
  * and a decode step of 1.  The host loop's ops are checked against the chunk's step and
@@ -260,7 +261,7 @@ static int wait_locked(ga_backend *be, int b, int id, ga_error *err) {
 }
 
 /* The slot holding layer l, once read; queues what comes next: layer l + 1 in the other
- * slot, and after the last layer the first two tiles of the output head. */
+ * slot (after the last layer, layer 0 of the next step). */
 static int layer_slot(ga_backend *be, int l, ga_error *err) {
     pthread_mutex_lock(&be->mu);
     int s = be->holds[B_SLOT0] == l ? B_SLOT0 : be->holds[B_SLOT1] == l ? B_SLOT1 : -1;
